@@ -1,0 +1,158 @@
+import {
+  closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync,
+} from "node:fs";
+import { CliError } from "./errors.ts";
+
+const TMP_MARK = ".tmp-";
+const LOCK_NAME = ".difyctl.lock";
+const LOCK_STALE_MS = 30_000;
+const LOCK_WAIT_MS = 10_000;
+
+function pathJoin(dir: string, name: string): string {
+  return dir.endsWith("/") || dir.endsWith("\\") ? dir + name : `${dir}/${name}`;
+}
+
+export function fsErrorMessage(e: unknown, path: string): CliError {
+  const code = (e as { code?: string })?.code ?? "";
+  const why: Record<string, string> = {
+    EROFS: "read-only file system", EACCES: "permission denied", EPERM: "operation not permitted",
+    ENOSPC: "no space left on device", ENOTDIR: "a parent path is not a directory", EISDIR: "is a directory",
+  };
+  return new CliError("unknown", `cannot write ${path}: ${why[code] ?? code ?? "I/O error"}`, {
+    hint: "check the permissions of the config directory, or point DIFY_CONFIG_DIR at a writable directory",
+  });
+}
+
+/** Creates the config dir 0700 and refuses one that is not a directory or not ours. */
+export function ensurePrivateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    if ((e as { code?: string }).code !== "EEXIST") throw fsErrorMessage(e, dir);
+  }
+  let st;
+  try { st = statSync(dir); } catch (e) { throw fsErrorMessage(e, dir); }
+  if (!st.isDirectory()) throw new CliError("config_invalid_value", `config path ${dir} is not a directory`, { hint: "remove it or set DIFY_CONFIG_DIR to a directory" });
+  const uid = typeof process.getuid === "function" ? process.getuid() : -1;
+  if (uid >= 0 && st.uid !== uid && uid !== 0) {
+    throw new CliError("config_invalid_value", `config directory ${dir} belongs to another user (uid ${st.uid})`, { hint: "set DIFY_CONFIG_DIR to a directory you own" });
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as { code?: string }).code === "EPERM"; }
+}
+
+/** Removes temp files left by a writer that was killed mid-write. Called under the lock. */
+function sweepTempFiles(dir: string): void {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const n of names) {
+    const i = n.indexOf(TMP_MARK);
+    if (i < 0) continue;
+    const pid = Number(n.slice(i + TMP_MARK.length).split("-")[0]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    try { unlinkSync(pathJoin(dir, n)); } catch { /* someone else swept it */ }
+  }
+}
+
+/** temp file (0600, O_EXCL) → fsync → rename → fsync(dir): a crash leaves the old or the new file, never a mix. */
+export function writeFileAtomic(path: string, data: string): void {
+  const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
+  const tmp = `${path}${TMP_MARK}${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  let fd = -1;
+  try {
+    fd = openSync(tmp, "wx", 0o600);
+    const buf = Buffer.from(data, "utf8");
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd >= 0) try { closeSync(fd); } catch { /* ignore */ }
+    try { unlinkSync(tmp); } catch { /* ignore */ }
+    throw fsErrorMessage(e, path);
+  }
+  try { const dfd = openSync(dir, "r"); try { fsyncSync(dfd); } finally { closeSync(dfd); } } catch { /* not supported everywhere */ }
+}
+
+export function removeFile(path: string): void {
+  try { unlinkSync(path); } catch (e) {
+    if ((e as { code?: string }).code !== "ENOENT") throw fsErrorMessage(e, path);
+  }
+}
+
+/** Reads a file, or null when it does not exist. */
+export function readFileIfExists(path: string, maxBytes = 1 << 20): { text: string; mode: number } | null {
+  let st;
+  try { st = statSync(path); } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return null;
+    throw new CliError("config_schema_unsupported", `cannot read ${path}: ${(e as { code?: string }).code ?? "I/O error"}`);
+  }
+  if (!st.isFile()) throw new CliError("config_schema_unsupported", `${path} is not a regular file`, { hint: `remove ${path}` });
+  if (st.size > maxBytes) throw new CliError("config_schema_unsupported", `${path} is too large (${st.size} bytes)`, { hint: `remove or repair ${path}` });
+  try {
+    return { text: readFileSync(path, "utf8"), mode: st.mode & 0o777 };
+  } catch (e) {
+    throw new CliError("config_schema_unsupported", `cannot read ${path}: ${(e as { code?: string }).code ?? "I/O error"}`);
+  }
+}
+
+export interface LockOptions { waitMs?: number; staleMs?: number; sleep?: (ms: number) => Promise<void> }
+
+/**
+ * Serialises writers across processes with an O_EXCL lock file holding `pid timestamp`.
+ * A lock whose owner is dead, or that is older than staleMs, is broken.
+ */
+export async function withDirLock<T>(dir: string, fn: () => Promise<T> | T, opts: LockOptions = {}): Promise<T> {
+  const lockPath = pathJoin(dir, LOCK_NAME);
+  const waitMs = opts.waitMs ?? LOCK_WAIT_MS;
+  const staleMs = opts.staleMs ?? LOCK_STALE_MS;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    let fd = -1;
+    try {
+      fd = openSync(lockPath, "wx", 0o600);
+      writeSync(fd, `${process.pid} ${Date.now()}\n`);
+      closeSync(fd);
+      break;
+    } catch (e) {
+      if (fd >= 0) try { closeSync(fd); } catch { /* ignore */ }
+      if ((e as { code?: string }).code !== "EEXIST") throw fsErrorMessage(e, lockPath);
+    }
+    let holder = "";
+    try { holder = readFileSync(lockPath, "utf8"); } catch { continue; }
+    const [pidText, tsText] = holder.trim().split(/\s+/);
+    const age = Date.now() - Number(tsText);
+    // An empty or unparsable lock is a writer killed between create and write: stale.
+    const stale = !pidAlive(Number(pidText)) || !(age < staleMs);
+    if (stale) {
+      try { if (readFileSync(lockPath, "utf8") === holder) unlinkSync(lockPath); } catch { /* raced: retry */ }
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new CliError("unknown", `the config directory is locked by process ${pidText}`, { hint: `if no other difyctl is running, remove ${lockPath}` });
+    }
+    await sleep(5 + Math.floor(Math.random() * 20));
+  }
+  try {
+    sweepTempFiles(dir);
+    return await fn();
+  } finally {
+    try { if (readFileSync(lockPath, "utf8").startsWith(`${process.pid} `)) unlinkSync(lockPath); } catch { /* already gone */ }
+  }
+}
+
+/** Mode bits looser than 0600 (group/other access) on a file holding session data. */
+export function modeTooOpen(mode: number): boolean {
+  return process.platform !== "win32" && (mode & 0o077) !== 0;
+}
+
+export function fileExists(path: string): boolean {
+  try { lstatSync(path); return true; } catch { return false; }
+}

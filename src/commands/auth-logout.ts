@@ -1,0 +1,39 @@
+import type { Ctx, Opts } from "../context.ts";
+import { CliError } from "../errors.ts";
+import { HttpClient } from "../http-client.ts";
+import { clearSession, ENV_HATCH_VARS, envHatchActive, notLoggedIn, storedSession } from "../session.ts";
+
+const REVOKE_TIMEOUT_MS = 5000;
+
+export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
+  if (envHatchActive(ctx.env)) {
+    throw new CliError("usage_invalid_flag", "cannot log out: the session comes from the environment", {
+      hint: `unset ${ENV_HATCH_VARS.filter((k) => ctx.env[k]).join(", ")} instead`,
+    });
+  }
+  const session = await storedSession(ctx.config);
+  if (!session) throw notLoggedIn();
+  // Best effort: a dead network or a revoked token never blocks the local clear.
+  let revoked = false;
+  const http = new HttpClient({ baseUrl: session.hostRef.baseUrl, bearer: session.bearer, timeoutMs: REVOKE_TIMEOUT_MS, debug: ctx.debug });
+  try {
+    const res = await http.delete("/account/sessions/self", { retry: false, acceptStatus: [400, 401, 403, 404, 405, 409, 422, 500, 502, 503, 504] });
+    revoked = res.status >= 200 && res.status < 300;
+    if (!revoked) await ctx.err(`warning: server revoke failed (${res.status} ${reasonFor(res.status)}); local credentials cleared anyway\n`);
+  } catch (e) {
+    const msg = e instanceof CliError ? e.message : String(e);
+    await ctx.err(`warning: server revoke failed (${msg}); local credentials cleared anyway\n`);
+  }
+  await clearSession(ctx.config, session);
+  if (ctx.json) await ctx.out(JSON.stringify({ logged_out: true, host: session.hostRef.host, server_revoked: revoked }) + "\n");
+  else await ctx.out(`Logged out of ${session.hostRef.host}\n`);
+  return 0;
+}
+
+function reasonFor(status: number): string {
+  const reasons: Record<number, string> = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+  };
+  return reasons[status] ?? "Error";
+}

@@ -1,0 +1,55 @@
+import type { Ctx, Opts } from "../context.ts";
+import { SESSION_LINE, SSO_SCOPES, SURFACE, whoLabel } from "../identity.ts";
+import { currentSession } from "../session.ts";
+
+export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
+  const s = await currentSession(ctx.config, ctx.env);
+  if (!s) {
+    if (ctx.json) await ctx.out(JSON.stringify({ host: null, logged_in: false }) + "\n");
+    else await ctx.out("Not logged in. Run 'difyctl auth login' to sign in.\n");
+    return 4;
+  }
+  const m = s.meta;
+  const storage = s.source;
+  const ws = m.workspace && (!m.current_workspace_id || m.current_workspace_id === m.workspace.id)
+    ? m.workspace
+    : (m.available_workspaces ?? []).find((w) => w.id === s.workspaceId) ?? (s.workspaceId ? { id: s.workspaceId, name: "", role: "" } : null);
+  if (ctx.json) {
+    await ctx.out(JSON.stringify({
+      host: s.hostRef.host,
+      logged_in: true,
+      subject_type: s.subjectType,
+      account: s.subjectType === "account" && m.account ? { id: m.account.id, email: m.account.email, name: m.account.name } : null,
+      ...(s.subjectType === "external_sso" ? { external_sso: m.external_sso ?? null } : {}),
+      workspace: s.subjectType === "account" && ws ? { id: ws.id, name: ws.name, role: ws.role } : null,
+      available_workspaces_count: (m.available_workspaces ?? []).length,
+      storage,
+    }) + "\n");
+    return 0;
+  }
+  const lines: string[] = [];
+  const verbose = o.verbose === true;
+  const sso = s.subjectType === "external_sso";
+  if (!verbose) {
+    lines.push(`Logged in to ${s.hostRef.host} as ${whoLabel(s)}`);
+    if (!sso && ws) lines.push(`Workspace: ${ws.name || ws.id}`);
+    if (sso) {
+      lines.push(`Surface: ${SURFACE.external_sso}`, `Scopes: ${SSO_SCOPES}`);
+    } else lines.push(SESSION_LINE.account);
+  } else {
+    lines.push(s.hostRef.host);
+    if (s.source === "env") lines.push("Account: unknown offline (token from DIFY_TOKEN)");
+    else if (sso) lines.push(`Account: ${m.external_sso?.email} (external SSO, issuer: ${m.external_sso?.issuer})`);
+    else lines.push(`Account: ${m.account?.email} (${m.account?.name ? `${m.account.name}, ` : ""}${m.account?.id})`);
+    if (!sso && ws) lines.push(`Workspace: ${ws.name || ws.id} (${ws.id}${ws.role ? `, role: ${ws.role}` : ""})`);
+    if (!sso && s.source !== "env") lines.push(`Available: ${(m.available_workspaces ?? []).length} workspaces`);
+    lines.push(sso ? SESSION_LINE.external_sso : `${SESSION_LINE.account} (scope: full)`);
+    lines.push(`Surface: ${sso ? SURFACE.external_sso : SURFACE.account}`);
+    if (sso) lines.push(`Scopes: ${SSO_SCOPES}`);
+    lines.push(`Storage: ${storage === "env" ? "environment (DIFY_TOKEN)" : storage}`);
+  }
+  if (s.source === "env" && !verbose) lines.push("Source: environment (DIFY_TOKEN, DIFY_HOST, DIFY_WORKSPACE_ID); nothing is stored");
+  await ctx.out(lines.join("\n") + "\n");
+  return 0;
+}
+

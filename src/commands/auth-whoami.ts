@@ -1,0 +1,22 @@
+import type { Ctx, Opts } from "../context.ts";
+import { requireSession } from "../session.ts";
+
+export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
+  const s = await requireSession(ctx.config, ctx.env);
+  const m = s.meta;
+  if (s.source === "env") {
+    const body = { subject_type: s.subjectType, source: "env", host: s.hostRef.host };
+    await ctx.out(ctx.json ? JSON.stringify(body) + "\n" : `session from the environment (DIFY_TOKEN, ${s.subjectType === "account" ? "account" : "external SSO"} token for ${s.hostRef.host}); identity not known offline\n`);
+    return 0;
+  }
+  if (s.subjectType === "external_sso") {
+    const e = m.external_sso!;
+    await ctx.out(ctx.json
+      ? JSON.stringify({ subject_type: "external_sso", email: e.email, issuer: e.issuer }) + "\n"
+      : `${e.email} (external SSO, issuer: ${e.issuer})\n`);
+    return 0;
+  }
+  const a = m.account!;
+  await ctx.out(ctx.json ? JSON.stringify({ id: a.id, email: a.email, name: a.name }) + "\n" : `${a.email}${a.name ? ` (${a.name})` : ""}\n`);
+  return 0;
+}

@@ -1,0 +1,8 @@
+import { CHANNEL, COMMIT, platformName, VERSION } from "../build-info.ts";
+import type { Ctx, Opts } from "../context.ts";
+
+export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
+  const info = { version: VERSION, channel: CHANNEL, commit: COMMIT, platform: platformName(), arch: process.arch };
+  await ctx.out(ctx.json ? JSON.stringify(info) + "\n" : `difyctl ${VERSION} (${CHANNEL}, ${COMMIT}, ${info.platform}/${info.arch})\n`);
+  return 0;
+}

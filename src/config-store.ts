@@ -1,0 +1,61 @@
+import { ensurePrivateDir, modeTooOpen, readFileIfExists, removeFile, withDirLock, writeFileAtomic } from "./atomic-file.ts";
+import { configDir } from "./config-dir.ts";
+import { type HostsFile, parseHostsFile, parseTokensFile, serializeHostsFile, serializeTokensFile, type TokensFile } from "./hosts-file.ts";
+
+export const HOSTS_FILE = "hosts.yml";
+export const TOKENS_FILE = "tokens.yml";
+
+/**
+ * The config directory: hosts.yml (metadata) and tokens.yml (file-mode bearer). Reads never
+ * write, so a read-only mounted directory works for every read-only command.
+ */
+export class ConfigStore {
+  readonly dir: string;
+  private readonly warn: (msg: string) => void;
+  private warned = new Set<string>();
+
+  constructor(dir: string = configDir(), warn: (msg: string) => void = () => {}) {
+    this.dir = dir;
+    this.warn = warn;
+  }
+
+  path(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  private readChecked(name: string): string | null {
+    const p = this.path(name);
+    const f = readFileIfExists(p);
+    if (!f) return null;
+    if (modeTooOpen(f.mode) && !this.warned.has(p)) {
+      this.warned.add(p);
+      this.warn(`warning: ${p} has mode ${f.mode.toString(8).padStart(4, "0")}; it holds session data and should be 0600 (chmod 600 '${p}')`);
+    }
+    return f.text;
+  }
+
+  readHosts(): HostsFile {
+    const text = this.readChecked(HOSTS_FILE);
+    return text === null ? {} : parseHostsFile(text, this.path(HOSTS_FILE));
+  }
+
+  readTokens(): TokensFile {
+    const text = this.readChecked(TOKENS_FILE);
+    return text === null ? { tokens: {} } : parseTokensFile(text, this.path(TOKENS_FILE));
+  }
+
+  /** Writers must hold the lock (see withLock). */
+  writeHosts(h: HostsFile): void {
+    writeFileAtomic(this.path(HOSTS_FILE), serializeHostsFile(h));
+  }
+
+  writeTokens(t: TokensFile): void {
+    if (Object.keys(t.tokens).length === 0) removeFile(this.path(TOKENS_FILE));
+    else writeFileAtomic(this.path(TOKENS_FILE), serializeTokensFile(t));
+  }
+
+  async withLock<T>(fn: () => Promise<T> | T): Promise<T> {
+    ensurePrivateDir(this.dir);
+    return withDirLock(this.dir, fn);
+  }
+}

@@ -1,0 +1,47 @@
+import type { ConfigStore } from "./config-store.ts";
+import type { TokenStorage } from "./hosts-file.ts";
+
+/** The keychain JSON blob of seed 003; the file store keeps the same fields. */
+export interface StoredCredential {
+  bearer: string;
+  source: "oauth";
+  token_id: string;
+  expires_at: string | null;
+}
+
+/**
+ * Where the bearer lives. hosts.yml is the commit point of every change: `put` runs before the
+ * metadata names the new token, `prune` after it, so a crash in between keeps the old session.
+ */
+export interface TokenStore {
+  readonly kind: TokenStorage;
+  get(host: string, tokenId: string): Promise<StoredCredential | null>;
+  put(host: string, cred: StoredCredential): Promise<void>;
+  /** Drop every credential of this store except `keep` (null: drop all of them for `host`). */
+  prune(host: string, keep: { host: string; tokenId: string } | null): Promise<void>;
+}
+
+export class FileTokenStore implements TokenStore {
+  readonly kind = "file" as const;
+  constructor(private readonly config: ConfigStore) {}
+
+  async get(host: string, tokenId: string): Promise<StoredCredential | null> {
+    const e = this.config.readTokens().tokens[tokenId];
+    if (!e || e.host !== host) return null;
+    return { bearer: e.bearer, source: "oauth", token_id: tokenId, expires_at: e.expires_at };
+  }
+
+  async put(host: string, cred: StoredCredential): Promise<void> {
+    const t = this.config.readTokens();
+    t.tokens[cred.token_id] = { host, bearer: cred.bearer, expires_at: cred.expires_at };
+    this.config.writeTokens(t);
+  }
+
+  async prune(_host: string, keep: { host: string; tokenId: string } | null): Promise<void> {
+    const t = this.config.readTokens();
+    const kept: typeof t.tokens = {};
+    if (keep && t.tokens[keep.tokenId]?.host === keep.host) kept[keep.tokenId] = t.tokens[keep.tokenId];
+    if (Object.keys(kept).length === Object.keys(t.tokens).length) return;
+    this.config.writeTokens({ tokens: kept });
+  }
+}
