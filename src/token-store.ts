@@ -17,7 +17,7 @@ export interface TokenStore {
   readonly kind: TokenStorage;
   get(host: string, tokenId: string): Promise<StoredCredential | null>;
   put(host: string, cred: StoredCredential): Promise<void>;
-  /** Drop every credential of this store except `keep` (null: drop all of them for `host`). */
+  /** With `keep`: drop every other credential of this store. Without: drop `host`'s credentials. */
   prune(host: string, keep: { host: string; tokenId: string } | null): Promise<void>;
 }
 
@@ -37,10 +37,14 @@ export class FileTokenStore implements TokenStore {
     this.config.writeTokens(t);
   }
 
-  async prune(_host: string, keep: { host: string; tokenId: string } | null): Promise<void> {
+  /** With `keep`: only that entry survives (single active session). Without: `host`'s entries go. */
+  async prune(host: string, keep: { host: string; tokenId: string } | null): Promise<void> {
     const t = this.config.readTokens();
     const kept: typeof t.tokens = {};
-    if (keep && t.tokens[keep.tokenId]?.host === keep.host) kept[keep.tokenId] = t.tokens[keep.tokenId];
+    for (const [id, e] of Object.entries(t.tokens)) {
+      const survives = keep ? id === keep.tokenId && e.host === keep.host : e.host !== host;
+      if (survives) kept[id] = e;
+    }
     if (Object.keys(kept).length === Object.keys(t.tokens).length) return;
     this.config.writeTokens({ tokens: kept });
   }

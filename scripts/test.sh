@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# npm test: build the binary, then run every bun test inside a private D-Bus session with an
+# unlocked gnome-keyring (the keychain suite needs a real Secret Service), and print the closing
+# line CI reads: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUN=./node_modules/.bin/bun
+[ -x "node_modules/@oven/bun-linux-x64/bin/bun" ] && BUN=node_modules/@oven/bun-linux-x64/bin/bun
+
+npm run --silent build || { echo "0 passed, 1 failed"; exit 1; }
+rm -rf .tmp/captured && mkdir -p .tmp
+
+# Keep gnome-keyring's files and the runtime dir out of the user's HOME.
+KEYRING_HOME=$(mktemp -d)
+export XDG_RUNTIME_DIR=$(mktemp -d) && chmod 700 "$XDG_RUNTIME_DIR"
+export TEST_KEYRING_HOME=$KEYRING_HOME
+
+run_tests() {
+  "$BUN" test "$@" 2>&1 | tee .tmp/test.log
+  return "${PIPESTATUS[0]}"
+}
+
+if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
+  export BUN ROOT
+  HOME=$KEYRING_HOME dbus-run-session -- bash -c '
+    printf "%s" "difyctl-ci" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+    cd "$ROOT" && "$BUN" test "$@" 2>&1 | tee .tmp/test.log; exit "${PIPESTATUS[0]}"
+  ' bash "$@"
+  rc=$?
+else
+  echo "warning: dbus-run-session or gnome-keyring-daemon missing; keychain tests will fail" >&2
+  run_tests "$@"
+  rc=$?
+fi
+
+awk '/^ *[0-9]+ pass$/{p=$1} /^ *[0-9]+ fail$/{f=$1} END{printf "%d passed, %d failed\n", p, f}' .tmp/test.log
+exit "$rc"

@@ -1,0 +1,46 @@
+import type { Ctx } from "./context.ts";
+import { CliError } from "./errors.ts";
+import type { SubjectType } from "./hosts-file.ts";
+import { HttpClient } from "./http-client.ts";
+import { clearSession, requireSession, type Session } from "./session.ts";
+
+/** Which kind of session a command needs; the other kind is refused before any request. */
+export type Surface = SubjectType | "any";
+
+const RIGHT_COMMAND: Record<SubjectType, string> = {
+  account: "use 'difyctl get apps' / 'difyctl run app' with an account session",
+  external_sso: "external SSO sessions use 'difyctl get permitted-external-apps' / 'difyctl run permitted-external-app'",
+};
+
+export function checkSurface(session: Session, surface: Surface, command: string): void {
+  if (surface === "any" || session.subjectType === surface) return;
+  const have = session.subjectType === "account" ? "an account (dfoa_)" : "an external SSO (dfoe_)";
+  throw new CliError("wrong_surface", `'${command}' is not available to ${have} session`, { hint: RIGHT_COMMAND[session.subjectType] });
+}
+
+/** --workspace, else the active workspace (hosts.yml or DIFY_WORKSPACE_ID). */
+export function resolveWorkspace(session: Session, flag: unknown): string {
+  const id = typeof flag === "string" && flag.trim() ? flag.trim() : session.workspaceId;
+  if (!id) throw new CliError("usage_missing_arg", "no workspace selected", { hint: "pass --workspace <id> or run 'difyctl auth use <workspace-id>'" });
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new CliError("usage_invalid_flag", "--workspace must be a workspace id");
+  return id;
+}
+
+export interface ApiSession { session: Session; http: HttpClient }
+
+/**
+ * The session plus an HTTP client bound to it. A 401 clears the stored session (never an
+ * environment one), tolerating a read-only config dir.
+ */
+export async function openApi(ctx: Ctx, surface: Surface, command: string): Promise<ApiSession> {
+  const session = await requireSession(ctx.config, ctx.env);
+  checkSurface(session, surface, command);
+  const http = new HttpClient({
+    baseUrl: session.hostRef.baseUrl,
+    bearer: session.bearer,
+    debug: ctx.debug,
+    signal: ctx.signal,
+    onUnauthorized: session.source === "env" ? undefined : () => clearSession(ctx.config, session).catch(() => {}),
+  });
+  return { session, http };
+}

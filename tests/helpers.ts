@@ -1,0 +1,77 @@
+// Shared by the end-to-end tests: run the compiled binary with a private config dir, against
+// the fake Dify server. Every byte a test captures is also appended to .tmp/captured/ so the
+// secrets scan (tests/zz-secrets.test.ts) can check that no token leaked anywhere.
+import { appendFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dir, "..");
+export const BIN = join(ROOT, "dist", process.platform === "win32" ? "difyctl.exe" : "difyctl");
+export const CAPTURE_DIR = join(ROOT, ".tmp", "captured");
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  stdin?: string;
+  cwd?: string;
+  timeoutMs?: number;
+  bin?: string;
+}
+
+/** A clean environment: no D-Bus (so file mode) unless the test passes it, no user config. */
+export function baseEnv(configDir: string, extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: configDir + "-home",
+    DIFY_CONFIG_DIR: configDir,
+    DIFY_CACHE_DIR: configDir + "-cache",
+    TMPDIR: process.env.TMPDIR ?? "/tmp",
+    LANG: "C.UTF-8",
+  };
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k]; else env[k] = v;
+  return env;
+}
+
+export function tempDir(prefix = "difyctl-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+let captureSeq = 0;
+function capture(args: string[], r: RunResult): void {
+  mkdirSync(CAPTURE_DIR, { recursive: true });
+  const file = join(CAPTURE_DIR, `${process.pid}.log`);
+  appendFileSync(file, `### ${++captureSeq} difyctl ${args.join(" ")} (exit ${r.code})\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n`);
+}
+
+/** Runs the binary asynchronously (the fake server lives in this process and must keep serving). */
+export async function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const proc = Bun.spawn([opts.bin ?? BIN, ...args], {
+    env: opts.env ?? baseEnv(tempDir()),
+    cwd: opts.cwd,
+    stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
+  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  const code = await proc.exited;
+  clearTimeout(timer);
+  const r = { code, stdout, stderr };
+  capture(args, r);
+  return r;
+}
+
+/** Parses the one-line JSON error envelope from stderr. */
+export function envelope(stderr: string): { code: string; message: string; hint?: string; http_status?: number } {
+  const line = stderr.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+  if (!line) throw new Error(`no JSON envelope on stderr: ${stderr}`);
+  return JSON.parse(line).error;
+}
+
+/** Signs in through the real device flow (the fake server must auto-approve). */
+export async function login(url: string, configDir: string, extraArgs: string[] = [], extraEnv: Record<string, string | undefined> = {}): Promise<RunResult> {
+  return run(["auth", "login", "--host", url, "--insecure", "--no-browser", ...extraArgs], { env: baseEnv(configDir, extraEnv) });
+}
+
+/** Fast device-flow timing for tests: 0.1 s interval, 100 ms slow_down window. */
+export const FAST = { interval: 0.1, slowDownWindowMs: 100 } as const;
