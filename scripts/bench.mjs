@@ -1,0 +1,78 @@
+// npm run bench: cold-start cost of difyctl against a bare compiled Bun hello-world built in the
+// same run, interleaved so machine noise hits every command alike. Reports medians and ratios.
+// With a Secret Service available (or dbus-run-session + gnome-keyring installed) it also times
+// `auth status` in keychain mode.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BUN, ROOT } from "./build-lib.mjs";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 60);
+const WARMUP = 5;
+const bin = join(ROOT, "dist", "difyctl");
+if (!existsSync(bin)) spawnSync("node", [join(ROOT, "scripts", "build.mjs")], { stdio: "inherit" });
+
+const work = mkdtempSync(join(tmpdir(), "difyctl-bench-"));
+const hello = join(work, "hello");
+writeFileSync(join(work, "hello.ts"), 'Bun.write(Bun.stdout, "hello\\n");\n');
+const b = spawnSync(BUN, ["build", join(work, "hello.ts"), "--compile", "--minify", "--bytecode", "--format=esm",
+  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", hello], { stdio: "ignore" });
+if (b.status !== 0) throw new Error("could not build the hello-world baseline");
+
+// A logged-in file-mode config, written the way login writes it.
+const cfg = join(work, "cfg");
+mkdirSync(cfg, { mode: 0o700 });
+writeFileSync(join(cfg, "hosts.yml"), [
+  "current_host: dify.example.com", "subject_type: account",
+  "account:", "  id: a0000000-0000-4000-8000-000000000001", "  email: gareth@dify.ai", "  name: Gareth Chen",
+  "workspace:", "  id: b0000000-0000-4000-8000-000000000001", "  name: Acme Corp", "  role: owner",
+  "available_workspaces:", "  - id: b0000000-0000-4000-8000-000000000001", "    name: Acme Corp", "    role: owner",
+  "token_storage: file", "token_id: t-1", "token_expires_at: null", "",
+].join("\n"), { mode: 0o600 });
+writeFileSync(join(cfg, "tokens.yml"), `version: 1\ntokens:\n  t-1:\n    host: dify.example.com\n    bearer: dfoa_${"x".repeat(43)}\n    expires_at: null\n`, { mode: 0o600 });
+
+const env = { PATH: process.env.PATH, HOME: work, DIFY_CONFIG_DIR: cfg, TMPDIR: process.env.TMPDIR || "/tmp" };
+const cases = [
+  { name: "hello-world (compiled Bun)", cmd: [hello], baseline: true },
+  { name: "difyctl --version", cmd: [bin, "--version"] },
+  { name: "difyctl auth status (file store)", cmd: [bin, "auth", "status"] },
+  { name: "difyctl auth status --json", cmd: [bin, "auth", "status", "--json"] },
+  { name: "difyctl auth whoami", cmd: [bin, "auth", "whoami"] },
+];
+
+// Keychain mode: the same session with the bearer in the Secret Service.
+const bus = process.env.DBUS_SESSION_BUS_ADDRESS;
+if (bus) {
+  const kcfg = join(work, "kcfg");
+  mkdirSync(kcfg, { mode: 0o700 });
+  writeFileSync(join(kcfg, "hosts.yml"), `current_host: dify.example.com\nsubject_type: account\naccount:\n  id: a1\n  email: gareth@dify.ai\n  name: Gareth Chen\ntoken_storage: keychain\ntoken_id: t-1\n`, { mode: 0o600 });
+  const set = spawnSync(BUN, ["-e", `const {Entry}=require("@napi-rs/keyring"); new Entry("difyctl","dify.example.com",{linux:{store:"secret-service"}}).setPassword(JSON.stringify({bearer:"dfoa_${"y".repeat(43)}",source:"oauth",token_id:"t-1",expires_at:null}))`], { cwd: ROOT, env: process.env });
+  if (set.status === 0) cases.push({ name: "difyctl auth status (keychain)", cmd: [bin, "auth", "status"], env: { ...env, DIFY_CONFIG_DIR: kcfg, DBUS_SESSION_BUS_ADDRESS: bus } });
+}
+
+function once(c) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(c.cmd[0], c.cmd.slice(1), { env: c.env ?? env, stdio: ["ignore", "pipe", "pipe"] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${c.name} exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+for (let i = 0; i < WARMUP; i++) for (const c of cases) once(c);
+const times = new Map(cases.map((c) => [c.name, []]));
+for (let i = 0; i < ROUNDS; i++) for (const c of cases) times.get(c.name).push(once(c));
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
+const base = median(times.get(cases[0].name));
+console.log(`BENCHMARKS (${ROUNDS} interleaved rounds, spawn-to-exit wall time, this machine)`);
+console.log("command".padEnd(36), "median".padStart(8), "p90".padStart(8), "ratio".padStart(7));
+for (const c of cases) {
+  const m = median(times.get(c.name));
+  console.log(c.name.padEnd(36), `${m.toFixed(1)}ms`.padStart(8), `${pct(times.get(c.name), 0.9).toFixed(1)}ms`.padStart(8), `${(m / base).toFixed(2)}x`.padStart(7));
+}
+if (!bus) console.log("(keychain mode skipped: no DBUS_SESSION_BUS_ADDRESS; run under dbus-run-session with an unlocked gnome-keyring)");
+if (existsSync(join(ROOT, "scripts", "bench-stream.mjs")) && !process.env.BENCH_SKIP_STREAM) {
+  spawnSync("node", [join(ROOT, "scripts", "bench-stream.mjs")], { stdio: "inherit" });
+}
