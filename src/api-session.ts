@@ -1,8 +1,9 @@
+import { checkServerVersion } from "./compat.ts";
 import type { Ctx } from "./context.ts";
 import { CliError } from "./errors.ts";
 import type { SubjectType } from "./hosts-file.ts";
 import { HttpClient } from "./http-client.ts";
-import { clearSession, requireSession, type Session } from "./session.ts";
+import { clearSession, envSession, notLoggedIn, storedSession, type Session } from "./session.ts";
 
 /** Which kind of session a command needs; the other kind is refused before any request. */
 export type Surface = SubjectType | "any";
@@ -33,14 +34,28 @@ export interface ApiSession { session: Session; http: HttpClient }
  * environment one), tolerating a read-only config dir.
  */
 export async function openApi(ctx: Ctx, surface: Surface, command: string): Promise<ApiSession> {
-  const session = await requireSession(ctx.config, ctx.env);
+  // The environment session first: with it active the config dir is never even located.
+  const session = envSession(ctx.env) ?? (await storedSession(ctx.config));
+  if (!session) throw notLoggedIn();
   checkSurface(session, surface, command);
+  await checkServerVersion(ctx, session.hostRef);
   const http = new HttpClient({
     baseUrl: session.hostRef.baseUrl,
     bearer: session.bearer,
     debug: ctx.debug,
     signal: ctx.signal,
-    onUnauthorized: session.source === "env" ? undefined : () => clearSession(ctx.config, session).catch(() => {}),
+    subjectType: session.subjectType,
+    envToken: session.source === "env",
+    onUnauthorized: session.source === "env" ? undefined : () => clearAfter401(ctx, session),
   });
   return { session, http };
+}
+
+async function clearAfter401(ctx: Ctx, session: Session): Promise<void> {
+  try {
+    await clearSession(ctx.config, session);
+  } catch (e) {
+    // A read-only config dir (a mounted container volume) cannot be cleared; the error stays auth_expired.
+    if (!ctx.json) await ctx.err(`note: the local session could not be removed (${e instanceof CliError ? e.message : String(e)})\n`);
+  }
 }

@@ -1,9 +1,24 @@
 import { userAgent } from "./build-info.ts";
 import { CliError, type ErrorCode } from "./errors.ts";
+import type { SubjectType } from "./hosts-file.ts";
 import { redact } from "./redact.ts";
 
 export const API_PREFIX = "/openapi/v1";
 const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * DIFY_HTTP_TIMEOUT (seconds, fractions allowed): the time one HTTP request may take, headers and
+ * body, instead of 30 s. Built-in shorter limits (logout's 5 s revoke) still apply.
+ */
+export function envTimeoutMs(env: Record<string, string | undefined> = process.env): number | null {
+  const raw = (env.DIFY_HTTP_TIMEOUT ?? "").trim();
+  if (raw === "") return null;
+  const s = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (!(s > 0 && s <= 86_400)) {
+    throw new CliError("config_invalid_value", `DIFY_HTTP_TIMEOUT must be a number of seconds between 0 and 86400 (got '${raw.slice(0, 40)}')`);
+  }
+  return Math.max(1, Math.round(s * 1000));
+}
 const MAX_BODY_BYTES = 16 << 20;
 const RATE_LIMIT_MAX_TRIES = 3;
 const RATE_LIMIT_MAX_WAIT_S = 60;
@@ -56,7 +71,13 @@ export interface HttpClientOptions {
   signal?: AbortSignal;
   debug?: (line: string) => void;
   timeoutMs?: number;
+  /** Who the bearer belongs to, so a refusal can say which commands this session can use. */
+  subjectType?: SubjectType;
+  /** The bearer came from DIFY_TOKEN: a 401 tells the user to fix the variable, not to log in. */
+  envToken?: boolean;
 }
+
+export interface ErrorContext { subjectType?: SubjectType; envToken?: boolean }
 
 export interface HttpResult<T = unknown> { status: number; headers: Headers; body: T }
 
@@ -71,6 +92,13 @@ function transportError(e: unknown, url: string, timedOut: boolean): CliError {
     return new CliError("network_dns", `cannot resolve ${origin}`, { hint: "check the host name and your DNS" });
   }
   return new CliError("network_connection", `cannot reach ${origin}${code ? ` (${code})` : ""}`, { hint: "check the host URL and that the server is up" });
+}
+
+function headersDeadline(ms: number): { signal: AbortSignal; clear(): void } {
+  const ac = new AbortController();
+  const t = setTimeout(() => ac.abort(new DOMException("The operation timed out.", "TimeoutError")), ms);
+  (t as { unref?: () => void }).unref?.();
+  return { signal: ac.signal, clear: () => clearTimeout(t) };
 }
 
 export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -100,30 +128,46 @@ async function readCapped(res: Response): Promise<string> {
   return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
-function retryAfterSeconds(headers: Headers, body: ServerError): number | null {
+export function retryAfterSeconds(headers: Headers, body: ServerError, now: number = Date.now()): number | null {
   const h = headers.get("retry-after");
   if (h !== null && /^\s*\d+(\.\d+)?\s*$/.test(h)) return Number(h);
+  // RFC 9110 also allows an HTTP date.
+  if (h !== null && /[a-z]/i.test(h) && !Number.isNaN(Date.parse(h))) return Math.max(0, Math.ceil((Date.parse(h) - now) / 1000));
   if (body.retryAfterMs !== undefined && body.retryAfterMs >= 0) return body.retryAfterMs / 1000;
   return null;
 }
 
 /** Maps a non-2xx response to the CLI error model (DESIGN.md §Error model). */
-export function errorForStatus(status: number, se: ServerError): CliError {
+export function errorForStatus(status: number, se: ServerError, ec: ErrorContext = {}): CliError {
   const server = se.message && se.message !== se.code ? se.message : se.code;
   const detail = server ? `: ${server}` : "";
+  if (status === 401 && ec.envToken) {
+    return new CliError("auth_expired", "the token in DIFY_TOKEN was rejected (expired or revoked)", {
+      hint: "set DIFY_TOKEN to a valid token, or unset DIFY_TOKEN, DIFY_HOST and DIFY_WORKSPACE_ID and run 'difyctl auth login'", httpStatus: 401,
+    });
+  }
   if (status === 401) {
     return new CliError("auth_expired", "session expired or revoked; run 'difyctl auth login' to sign in again.", { hint: "run 'difyctl auth login'", httpStatus: 401 });
   }
+  if (status === 429 && se.code === "rate_limit_error") {
+    // A quota of the app's model provider, not per-token throttling: waiting seconds will not help.
+    return new CliError("rate_limited", `the app hit its rate limit or quota${detail}`, { hint: "try again later, or check the app's model provider quota in Dify", httpStatus: 429 });
+  }
   if (status === 429) {
-    return new CliError("rate_limited", `rate limited by the server${detail}`, { hint: "wait a minute and try again", httpStatus: 429 });
+    const wait = se.retryAfterMs !== undefined ? `wait ${Math.ceil(se.retryAfterMs / 1000)} s` : "wait a minute";
+    return new CliError("rate_limited", `rate limited by the server${detail}`, { hint: `${wait} and try again`, httpStatus: 429 });
   }
   if (status >= 500) {
     return new CliError("server_5xx", `the server failed (HTTP ${status})${detail}`, { hint: "try again later; nothing was changed locally", httpStatus: status });
   }
   if (status === 403 && se.message === "unsupported_token_type") {
-    return new CliError("server_4xx_other", "the server does not accept this kind of session for this command (unsupported_token_type)", {
-      hint: "account sessions (dfoa_) use 'get apps'/'run app'; external SSO sessions (dfoe_) use 'get permitted-external-apps'", httpStatus: 403,
-    });
+    const kind = ec.subjectType === "external_sso" ? "an external SSO (dfoe_) session" : ec.subjectType === "account" ? "an account (dfoa_) session" : "this kind of session";
+    const hint = ec.subjectType === "external_sso"
+      ? "external SSO sessions can use 'difyctl get permitted-external-apps' and 'difyctl run permitted-external-app'"
+      : ec.subjectType === "account"
+        ? "account sessions use 'difyctl get apps' and 'difyctl run app'"
+        : "account sessions (dfoa_) use 'get apps'/'run app'; external SSO sessions (dfoe_) use 'get permitted-external-apps'";
+    return new CliError("server_4xx_other", `the server does not accept ${kind} for this request (unsupported_token_type)`, { hint, httpStatus: 403 });
   }
   if (status === 403 && se.message?.startsWith("wrong_surface")) {
     return new CliError("server_4xx_other", `the server says this session targets another surface (${se.message})`, { httpStatus: 403 });
@@ -174,10 +218,9 @@ export class HttpClient {
   async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<HttpResult<T>> {
     const retry = opts.retry ?? method === "GET";
     let rateTries = 0;
-    let attempt = 0;
+    let failures = 0;
     const signal = opts.signal ?? this.o.signal;
     for (;;) {
-      attempt++;
       try {
         const res = await this.once(method, path, opts, signal);
         if (res.status === 429 && !(opts.acceptStatus ?? []).includes(429)) {
@@ -192,15 +235,16 @@ export class HttpClient {
             await this.sleep(Math.max(0, wait * 1000), signal);
             continue;
           }
-          throw errorForStatus(429, se);
+          throw errorForStatus(429, { ...se, retryAfterMs: wait === null ? undefined : wait * 1000 }, this.o);
         }
         return await this.finish<T>(res, opts);
       } catch (e) {
         const ce = e instanceof CliError ? e : new CliError("unknown", String(e));
         const transient: ErrorCode[] = ["server_5xx", "network_timeout", "network_connection", "network_dns"];
-        if (retry && transient.includes(ce.code) && attempt <= GET_RETRY_DELAYS_MS.length && !signal?.aborted) {
-          const delay = GET_RETRY_DELAYS_MS[attempt - 1];
-          this.debug(`debug: ${ce.code}, retry ${attempt} in ${delay}ms`);
+        failures++;
+        if (retry && transient.includes(ce.code) && failures <= GET_RETRY_DELAYS_MS.length && !signal?.aborted) {
+          const delay = GET_RETRY_DELAYS_MS[failures - 1];
+          this.debug(`debug: ${ce.code}, retry ${failures} in ${delay}ms`);
           await this.sleep(delay, signal);
           continue;
         }
@@ -218,7 +262,12 @@ export class HttpClient {
       headers["Content-Type"] = "application/json";
       body = JSON.stringify(opts.body);
     }
-    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const envMs = envTimeoutMs();
+    const ms = Math.min(opts.timeoutMs ?? this.o.timeoutMs ?? envMs ?? DEFAULT_TIMEOUT_MS, envMs ?? Infinity);
+    // A stream (raw) can rightly run for minutes: for it the deadline covers only the wait for
+    // the headers; the stream reader watches for silence instead (src/sse.ts).
+    const deadline = opts.raw ? headersDeadline(ms) : { signal: AbortSignal.timeout(ms), clear() {} };
+    const timeout = deadline.signal;
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const started = Date.now();
     this.debug(`debug: > ${method} ${url} ${JSON.stringify({ ...headers, Authorization: headers.Authorization ? "Bearer ***" : undefined })}`);
@@ -230,6 +279,7 @@ export class HttpClient {
       if (signal?.aborted) throw new CliError("cancelled", "cancelled");
       throw transportError(e, url, timeout.aborted);
     }
+    if (res.ok) deadline.clear();
     this.debug(`debug: < ${res.status} ${method} ${url} (${Date.now() - started}ms)`);
     return res;
   }
@@ -240,6 +290,9 @@ export class HttpClient {
     let text: string;
     try { text = await readCapped(res); } catch (e) {
       if (e instanceof CliError) throw e;
+      if ((e as { name?: string })?.name === "TimeoutError") {
+        throw new CliError("network_timeout", "the server took too long to send its response", { hint: "check the network, or raise DIFY_HTTP_TIMEOUT" });
+      }
       throw new CliError("network_connection", "the connection dropped while reading the response", { hint: "try again" });
     }
     if (ok || (opts.acceptStatus ?? []).includes(res.status)) {
@@ -256,6 +309,6 @@ export class HttpClient {
       this.unauthorizedHandled = true;
       try { await this.o.onUnauthorized(); } catch { /* clearing is best effort (read-only dir) */ }
     }
-    throw errorForStatus(res.status, se);
+    throw errorForStatus(res.status, se, this.o);
   }
 }

@@ -41,6 +41,8 @@ export function envSession(env: Env): Session | null {
   if (!envHatchActive(env)) return null;
   const token = (env.DIFY_TOKEN ?? "").trim();
   const subject = token ? subjectForToken(token) : null;
+  // A token that will be refused anyway is reported before asking for the other variables.
+  if (token && (!subject || !/^dfo[ae]_[A-Za-z0-9_-]+$/.test(token))) throw invalidPrefix("DIFY_TOKEN");
   const required = subject === "external_sso" ? ["DIFY_TOKEN", "DIFY_HOST"] : [...ENV_HATCH_VARS];
   const missing = required.filter((k) => (env[k] ?? "").trim() === "");
   if (missing.length) {
@@ -48,7 +50,6 @@ export function envSession(env: Env): Session | null {
       hint: "set the missing variables, or unset the others to use the stored session",
     });
   }
-  if (!subject || !/^dfo[ae]_[A-Za-z0-9_-]+$/.test(token)) throw invalidPrefix("DIFY_TOKEN");
   const hostRef = normalizeHost(env.DIFY_HOST!, { insecure: true });
   return {
     source: "env", hostRef, bearer: token, tokenId: null, subjectType: subject, meta: {},

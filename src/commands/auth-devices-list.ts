@@ -1,0 +1,22 @@
+import { openApi } from "../api-session.ts";
+import type { Ctx, Opts } from "../context.ts";
+import { devicesTable } from "../devices.ts";
+import { explainSsoRefusal, fetchAllSessions, warnTruncated } from "./auth-devices-common.ts";
+
+export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
+  // Any subject: v1.0 servers list SSO sessions too; a June server's refusal is explained.
+  const { session, http } = await openApi(ctx, "any", "auth devices list");
+  const all = await fetchAllSessions(http).catch((e) => { throw explainSsoRefusal(e); });
+  await warnTruncated(ctx, all);
+  const currentId = session.tokenId;
+  if (ctx.json) {
+    await ctx.out(JSON.stringify(all.sessions.map((s) => ({ ...s, current: currentId !== null && s.id === currentId }))) + "\n");
+    return 0;
+  }
+  if (all.sessions.length === 0) {
+    await ctx.out("No active sessions.\n");
+    return 0;
+  }
+  await ctx.out(devicesTable(all.sessions, { currentId, now: Date.now() }));
+  return 0;
+}
