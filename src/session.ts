@@ -51,10 +51,21 @@ export function envSession(env: Env): Session | null {
     });
   }
   const hostRef = normalizeHost(env.DIFY_HOST!, { insecure: true });
+  // The bearer would cross the network in clear text: plain http only for this machine.
+  if (hostRef.scheme === "http" && !isLoopback(hostRef.host)) {
+    throw new CliError("usage_invalid_flag", `DIFY_HOST uses plain-text http:// for ${hostRef.host}; the token would travel unencrypted`, {
+      hint: "use https:// (plain http is accepted only for localhost / 127.0.0.1 / [::1])",
+    });
+  }
   return {
     source: "env", hostRef, bearer: token, tokenId: null, subjectType: subject, meta: {},
     workspaceId: subject === "account" ? env.DIFY_WORKSPACE_ID!.trim() : null,
   };
+}
+
+export function isLoopback(host: string): boolean {
+  const name = host.replace(/\/.*$/, "").replace(/:\d+$/, "");
+  return name === "localhost" || name === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
 export async function openTokenStore(kind: TokenStorage, config: ConfigStore): Promise<TokenStore> {
@@ -86,11 +97,12 @@ export function notLoggedIn(): CliError {
   return new CliError("not_logged_in", "not logged in", { hint: "run 'difyctl auth login' to sign in" });
 }
 
-export async function currentSession(config: ConfigStore, env: Env): Promise<Session | null> {
-  return envSession(env) ?? (await storedSession(config));
+/** The config store is only resolved when the environment does not supply the session. */
+export async function currentSession(config: () => ConfigStore, env: Env): Promise<Session | null> {
+  return envSession(env) ?? (await storedSession(config()));
 }
 
-export async function requireSession(config: ConfigStore, env: Env): Promise<Session> {
+export async function requireSession(config: () => ConfigStore, env: Env): Promise<Session> {
   const s = await currentSession(config, env);
   if (!s) throw notLoggedIn();
   return s;

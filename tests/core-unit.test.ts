@@ -230,3 +230,17 @@ describe("env escape hatch (unit)", () => {
     expect(sso?.subjectType).toBe("external_sso");
   });
 });
+
+describe("env escape hatch: plain-text hosts", () => {
+  const tok = "dfoa_" + "B".repeat(43);
+  test("http only for loopback hosts", () => {
+    expect(envSession({ DIFY_TOKEN: tok, DIFY_HOST: "http://127.0.0.1:5001", DIFY_WORKSPACE_ID: "w" })?.hostRef.scheme).toBe("http");
+    expect(envSession({ DIFY_TOKEN: tok, DIFY_HOST: "http://localhost:5001", DIFY_WORKSPACE_ID: "w" })?.hostRef.host).toBe("localhost:5001");
+    expect(envSession({ DIFY_TOKEN: tok, DIFY_HOST: "http://[::1]:5001", DIFY_WORKSPACE_ID: "w" })?.hostRef.host).toBe("[::1]:5001");
+    let err: unknown;
+    try { envSession({ DIFY_TOKEN: tok, DIFY_HOST: "http://dify.internal", DIFY_WORKSPACE_ID: "w" }); } catch (e) { err = e; }
+    expect((err as CliError).exitCode).toBe(2);
+    expect((err as CliError).message).toContain("plain-text");
+    expect(envSession({ DIFY_TOKEN: tok, DIFY_HOST: "dify.internal", DIFY_WORKSPACE_ID: "w" })?.hostRef.baseUrl).toBe("https://dify.internal");
+  });
+});

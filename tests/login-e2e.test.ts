@@ -349,3 +349,15 @@ describe("router and error envelope", () => {
     expect((await run(["--version"], { env })).stdout).toMatch(/^difyctl \d+\.\d+\.\d+/);
   });
 });
+
+describe("environment session needs no config directory", () => {
+  test("status and whoami work with neither HOME nor DIFY_CONFIG_DIR set", async () => {
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", DIFY_TOKEN: "dfoa_" + "C".repeat(43), DIFY_HOST: "https://dify.example.com", DIFY_WORKSPACE_ID: "ws-1" };
+    const st = await run(["auth", "status", "--json"], { env });
+    expect(st.code).toBe(0);
+    expect(JSON.parse(st.stdout)).toMatchObject({ host: "dify.example.com", logged_in: true, storage: "env" });
+    const w = await run(["auth", "whoami"], { env });
+    expect(w.code).toBe(0);
+    expect(w.stdout).toContain("environment");
+  });
+});

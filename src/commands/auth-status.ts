@@ -3,12 +3,14 @@ import { SESSION_LINE, SSO_SCOPES, SURFACE, whoLabel } from "../identity.ts";
 import { currentSession } from "../session.ts";
 
 export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
-  const s = await currentSession(ctx.config, ctx.env);
+  const s = await currentSession(() => ctx.config, ctx.env);
   if (!s) {
     if (ctx.json) await ctx.out(JSON.stringify({ host: null, logged_in: false }) + "\n");
     else await ctx.out("Not logged in. Run 'difyctl auth login' to sign in.\n");
     return 4;
   }
+  // Network only when asked: plain `auth status` stays offline and loads nothing more.
+  const verified = o.verify === true ? await (await import("../verify-session.ts")).verifySession(ctx) : null;
   const m = s.meta;
   const storage = s.source;
   const ws = m.workspace && (!m.current_workspace_id || m.current_workspace_id === m.workspace.id)
@@ -24,6 +26,7 @@ export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
       workspace: s.subjectType === "account" && ws ? { id: ws.id, name: ws.name, role: ws.role } : null,
       available_workspaces_count: (m.available_workspaces ?? []).length,
       storage,
+      ...(verified ? { verified: true, verified_with: verified.endpoint } : {}),
     }) + "\n");
     return 0;
   }
@@ -49,6 +52,7 @@ export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
     lines.push(`Storage: ${storage === "env" ? "environment (DIFY_TOKEN)" : storage}`);
   }
   if (s.source === "env" && !verbose) lines.push("Source: environment (DIFY_TOKEN, DIFY_HOST, DIFY_WORKSPACE_ID); nothing is stored");
+  if (verified) lines.push(`Verified: the server accepted this session (GET ${verified.endpoint}, ${verified.latency_ms} ms)`);
   await ctx.out(lines.join("\n") + "\n");
   return 0;
 }

@@ -2,7 +2,7 @@ import type { Ctx, Opts } from "../context.ts";
 import { requireSession } from "../session.ts";
 
 export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
-  const s = await requireSession(ctx.config, ctx.env);
+  const s = await requireSession(() => ctx.config, ctx.env);
   const m = s.meta;
   if (s.source === "env") {
     const body = { subject_type: s.subjectType, source: "env", host: s.hostRef.host };
