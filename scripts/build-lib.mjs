@@ -1,8 +1,9 @@
 // Shared by build.mjs (host) and build-all.mjs (every target): one place for the compile flags.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hostAddon } from "./targets.mjs";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BUN = (() => {
@@ -26,12 +27,17 @@ export function buildInfo() {
   };
 }
 
-/** Compiles src/main.ts into a standalone binary. `target` is a bun target (bun-linux-x64…) or null for the host. */
-export function compile({ target = null, outfile, entry = "src/main.ts" }) {
+/**
+ * Compiles src/main.ts into a standalone binary. `target` is a bun target (bun-linux-x64…) or null
+ * for the host. `addon` is the @napi-rs/keyring-<addon> package to embed (default: the host's).
+ */
+export function compile({ target = null, outfile, entry = "src/main.ts", addon = target ? null : hostAddon() }) {
   const info = buildInfo();
-  mkdirSync(dirname(join(ROOT, outfile)), { recursive: true });
+  mkdirSync(dirname(resolve(ROOT, outfile)), { recursive: true });
   const args = [
-    "build", entry, "--compile", "--minify", "--bytecode", "--format=esm", "--sourcemap",
+    // The keychain worker is a second entry point: the native keychain calls run there so the
+    // main thread can time them out (src/keychain-store.ts).
+    "build", entry, "src/keychain-worker.ts", "--compile", "--minify", "--bytecode", "--format=esm", "--sourcemap",
     // A compiled binary otherwise loads .env and bunfig.toml (with `preload`) from the user's cwd.
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
     "--define", `DIFYCTL_VERSION=${JSON.stringify(info.version)}`,
@@ -39,6 +45,10 @@ export function compile({ target = null, outfile, entry = "src/main.ts" }) {
     "--define", `DIFYCTL_COMMIT=${JSON.stringify(info.commit)}`,
     "--outfile", outfile,
   ];
+  // napi-rs picks gnu vs musl at run time (isMusl()), so Bun would embed both .node files in every
+  // Linux binary and a musl binary could load the gnu one. Pinning the loader's override variable
+  // to one package makes the rest of the loader dead code: exactly one .node is embedded.
+  if (addon) args.push("--define", `process.env.NAPI_RS_NATIVE_LIBRARY_PATH=${JSON.stringify(`@napi-rs/keyring-${addon}`)}`);
   if (target) args.push(`--target=${target}`);
   const r = spawnSync(BUN, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   if (r.status !== 0) {
