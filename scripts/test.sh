@@ -10,6 +10,9 @@ BUN=./node_modules/.bin/bun
 
 npm run --silent build || { echo "0 passed, 1 failed"; exit 1; }
 rm -rf .tmp/captured && mkdir -p .tmp
+# One log per run: parallel runs on one machine must not add up each other's counts.
+LOG=$(mktemp "${TMPDIR:-/tmp}/difyctl-test-log.XXXXXX")
+export LOG
 
 # Keep gnome-keyring's files and the runtime dir out of the user's HOME.
 KEYRING_HOME=$(mktemp -d)
@@ -17,22 +20,22 @@ export XDG_RUNTIME_DIR=$(mktemp -d) && chmod 700 "$XDG_RUNTIME_DIR"
 export TEST_KEYRING_HOME=$KEYRING_HOME
 
 run_tests() {
-  "$BUN" test "$@" 2>&1 | tee -a .tmp/test.log
+  "$BUN" test "$@" 2>&1 | tee -a "$LOG"
   return "${PIPESTATUS[0]}"
 }
 
 # The secrets scan reads what every other test captured, so it runs last, on its own.
 FINAL=""
 [ -f tests/secrets-scan.final.ts ] && FINAL=./tests/secrets-scan.final.ts
-: > .tmp/test.log
+: > "$LOG"
 
 if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
   export BUN ROOT FINAL
   HOME=$KEYRING_HOME dbus-run-session -- bash -c '
     printf "%s" "difyctl-ci" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
     cd "$ROOT" || exit 1
-    "$BUN" test "$@" 2>&1 | tee -a .tmp/test.log; rc=${PIPESTATUS[0]}
-    if [ -n "$FINAL" ] && [ $# -eq 0 ]; then "$BUN" test "$FINAL" 2>&1 | tee -a .tmp/test.log; [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1; fi
+    "$BUN" test "$@" 2>&1 | tee -a "$LOG"; rc=${PIPESTATUS[0]}
+    if [ -n "$FINAL" ] && [ $# -eq 0 ]; then "$BUN" test "$FINAL" 2>&1 | tee -a "$LOG"; [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1; fi
     exit $rc
   ' bash "$@"
   rc=$?
@@ -44,5 +47,5 @@ else
 fi
 
 # Sum the counts of both runs; a run that crashed before its summary still fails through rc.
-awk '/^ *[0-9]+ pass$/{p+=$1} /^ *[0-9]+ fail$/{f+=$1} END{printf "%d passed, %d failed\n", p, f}' .tmp/test.log
+awk '/^ *[0-9]+ pass$/{p+=$1} /^ *[0-9]+ fail$/{f+=$1} END{printf "%d passed, %d failed\n", p, f}' "$LOG"
 exit "$rc"
