@@ -20,7 +20,14 @@ export function checkSurface(session: Session, surface: Surface, command: string
 }
 
 /** --workspace, else the active workspace (hosts.yml or DIFY_WORKSPACE_ID). */
+/** Checks a --workspace value before anything is sent (an empty or malformed id is a usage error). */
+export function checkWorkspaceFlag(flag: unknown): void {
+  if (flag === undefined) return;
+  if (typeof flag !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(flag.trim())) throw new CliError("usage_invalid_flag", "--workspace must be a workspace id");
+}
+
 export function resolveWorkspace(session: Session, flag: unknown): string {
+  checkWorkspaceFlag(flag);
   const id = typeof flag === "string" && flag.trim() ? flag.trim() : session.workspaceId;
   if (!id) throw new CliError("usage_missing_arg", "no workspace selected", { hint: "pass --workspace <id> or run 'difyctl auth use <workspace-id>'" });
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new CliError("usage_invalid_flag", "--workspace must be a workspace id");

@@ -8,17 +8,22 @@ const TMP_MARK = ".tmp-";
 const LOCK_NAME = ".difyctl.lock";
 const LOCK_STALE_MS = 30_000;
 const LOCK_WAIT_MS = 10_000;
+/** A lock file without a readable "pid timestamp" is only broken once it is this old. */
+const LOCK_GRACE_MS = 2_000;
 
 function pathJoin(dir: string, name: string): string {
   return dir.endsWith("/") || dir.endsWith("\\") ? dir + name : `${dir}/${name}`;
 }
 
+const WHY: Record<string, string> = {
+  EROFS: "read-only file system", EACCES: "permission denied", EPERM: "operation not permitted",
+  ENOSPC: "no space left on device", ENOTDIR: "a parent path is not a directory", EISDIR: "is a directory",
+  ELOOP: "too many levels of symbolic links", ENAMETOOLONG: "the path is too long", ENOENT: "no such file or directory (a dangling symlink?)",
+};
+
 export function fsErrorMessage(e: unknown, path: string): CliError {
   const code = (e as { code?: string })?.code ?? "";
-  const why: Record<string, string> = {
-    EROFS: "read-only file system", EACCES: "permission denied", EPERM: "operation not permitted",
-    ENOSPC: "no space left on device", ENOTDIR: "a parent path is not a directory", EISDIR: "is a directory",
-  };
+  const why = WHY;
   return new CliError("unknown", `cannot write ${path}: ${why[code] ?? code ?? "I/O error"}`, {
     hint: "check the permissions of the config directory, or point DIFY_CONFIG_DIR at a writable directory",
   });
@@ -92,15 +97,76 @@ export function readFileIfExists(path: string, maxBytes = 1 << 20): { text: stri
   let st;
   try { st = fs().statSync(path); } catch (e) {
     if ((e as { code?: string }).code === "ENOENT") return null;
-    throw new CliError("config_schema_unsupported", `cannot read ${path}: ${(e as { code?: string }).code ?? "I/O error"}`);
+    throw readError(e, path);
   }
   if (!st.isFile()) throw new CliError("config_schema_unsupported", `${path} is not a regular file`, { hint: `remove ${path}` });
   if (st.size > maxBytes) throw new CliError("config_schema_unsupported", `${path} is too large (${st.size} bytes)`, { hint: `remove or repair ${path}` });
   try {
     return { text: fs().readFileSync(path, "utf8"), mode: st.mode & 0o777 };
   } catch (e) {
-    throw new CliError("config_schema_unsupported", `cannot read ${path}: ${(e as { code?: string }).code ?? "I/O error"}`);
+    // Removed between stat and read (a logout in another process): it does not exist now.
+    if ((e as { code?: string }).code === "ENOENT") return null;
+    throw readError(e, path);
   }
+}
+
+function readError(e: unknown, path: string): CliError {
+  const code = (e as { code?: string })?.code ?? "";
+  return new CliError("config_schema_unsupported", `cannot read ${path}: ${WHY[code] ?? (code || "I/O error")}`, {
+    hint: code === "ENOTDIR" || code === "ELOOP"
+      ? "the config directory (DIFY_CONFIG_DIR, else ~/.config/difyctl) must be a directory"
+      : "check the permissions and owner of the config directory, or set DIFY_CONFIG_DIR to a directory you own",
+  });
+}
+
+/**
+ * Creates the lock file with its content in one step: the content goes to a temp file that is
+ * then hard-linked to the lock name (link fails if the lock exists). Another process therefore
+ * never sees an empty lock it could mistake for a dead writer's. Filesystems without hard links
+ * fall back to O_EXCL create + write.
+ */
+function createLockFile(lockPath: string, content: string): boolean {
+  const tmp = `${lockPath}${TMP_MARK}${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    fs().writeFileSync(tmp, content, { flag: "wx", mode: 0o600 });
+  } catch (e) {
+    throw fsErrorMessage(e, lockPath);
+  }
+  try {
+    fs().linkSync(tmp, lockPath);
+    return true;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS" && code !== "EMLINK") throw fsErrorMessage(e, lockPath);
+  } finally {
+    try { fs().unlinkSync(tmp); } catch { /* swept later */ }
+  }
+  let fd = -1;
+  try {
+    fd = fs().openSync(lockPath, "wx", 0o600);
+    fs().writeSync(fd, content);
+    fs().closeSync(fd);
+    return true;
+  } catch (e) {
+    if (fd >= 0) try { fs().closeSync(fd); } catch { /* ignore */ }
+    if ((e as { code?: string }).code === "EEXIST") return false;
+    throw fsErrorMessage(e, lockPath);
+  }
+}
+
+/**
+ * Removes a stale lock without removing a fresh one: the lock is renamed away (one breaker wins)
+ * and, if what was moved is not the stale content that was judged (a live writer took the lock
+ * in between), it is linked back.
+ */
+function breakStaleLock(lockPath: string, judged: string): void {
+  const grave = `${lockPath}${TMP_MARK}${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  try { fs().renameSync(lockPath, grave); } catch { return; /* someone else broke it */ }
+  let moved: string | null = null;
+  try { moved = fs().readFileSync(grave, "utf8"); } catch { /* ignore */ }
+  if (moved !== judged) try { fs().linkSync(grave, lockPath); } catch { /* the slot was taken again */ }
+  try { fs().unlinkSync(grave); } catch { /* swept later */ }
 }
 
 export interface LockOptions { waitMs?: number; staleMs?: number; sleep?: (ms: number) => Promise<void> }
@@ -116,24 +182,17 @@ export async function withDirLock<T>(dir: string, fn: () => Promise<T> | T, opts
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const deadline = Date.now() + waitMs;
   for (;;) {
-    let fd = -1;
-    try {
-      fd = fs().openSync(lockPath, "wx", 0o600);
-      fs().writeSync(fd, `${process.pid} ${Date.now()}\n`);
-      fs().closeSync(fd);
-      break;
-    } catch (e) {
-      if (fd >= 0) try { fs().closeSync(fd); } catch { /* ignore */ }
-      if ((e as { code?: string }).code !== "EEXIST") throw fsErrorMessage(e, lockPath);
-    }
+    if (createLockFile(lockPath, `${process.pid} ${Date.now()}\n`)) break;
     let holder = "";
-    try { holder = fs().readFileSync(lockPath, "utf8"); } catch { continue; }
-    const [pidText, tsText] = holder.trim().split(/\s+/);
-    const age = Date.now() - Number(tsText);
-    // An empty or unparsable lock is a writer killed between create and write: stale.
-    const stale = !pidAlive(Number(pidText)) || !(age < staleMs);
+    let mtime = 0;
+    try { holder = fs().readFileSync(lockPath, "utf8"); mtime = fs().statSync(lockPath).mtimeMs; } catch { continue; }
+    const m = /^(\d+) (\d+)\n?$/.exec(holder);
+    const pidText = m ? m[1] : "?";
+    // Unreadable content is a writer killed between create and write (or a foreign file): stale
+    // once it is old enough that no live writer can still be about to fill it in.
+    const stale = m ? !pidAlive(Number(m[1])) || !(Date.now() - Number(m[2]) < staleMs) : !(Date.now() - mtime < LOCK_GRACE_MS);
     if (stale) {
-      try { if (fs().readFileSync(lockPath, "utf8") === holder) fs().unlinkSync(lockPath); } catch { /* raced: retry */ }
+      breakStaleLock(lockPath, holder);
       continue;
     }
     if (Date.now() > deadline) {

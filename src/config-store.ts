@@ -1,4 +1,4 @@
-import { ensurePrivateDir, modeTooOpen, readFileIfExists, removeFile, withDirLock, writeFileAtomic } from "./atomic-file.ts";
+import { ensurePrivateDir, fsErrorMessage, modeTooOpen, readFileIfExists, removeFile, withDirLock, writeFileAtomic } from "./atomic-file.ts";
 import { configDir } from "./config-dir.ts";
 import { type HostsFile, parseHostsFile, parseTokensFile, serializeHostsFile, serializeTokensFile, type TokensFile } from "./hosts-file.ts";
 
@@ -23,7 +23,28 @@ export class ConfigStore {
     return `${this.dir}/${name}`;
   }
 
+  /** Warns (once) when the config dir belongs to another user: root writing there locks its owner out. */
+  private checkOwner(): void {
+    if (this.warned.has(this.dir)) return;
+    this.warned.add(this.dir);
+    const uid = typeof process.getuid === "function" ? process.getuid() : -1;
+    if (uid < 0) return;
+    let owner: number;
+    try { owner = (require("node:fs") as typeof import("node:fs")).statSync(this.dir).uid; } catch { return; }
+    if (owner !== uid) {
+      this.warn(`warning: the config directory ${this.dir} belongs to another user (uid ${owner})${uid === 0 ? "; files root writes there will not be readable by its owner" : ""}`);
+    }
+  }
+
+  /** Before a sign-in starts: the config dir can take the result (no approval wasted on a dir that cannot). */
+  checkWritable(): void {
+    this.checkOwner();
+    ensurePrivateDir(this.dir);
+    try { (require("node:fs") as typeof import("node:fs")).accessSync(this.dir, 2 /* W_OK */); } catch (e) { throw fsErrorMessage(e, this.dir); }
+  }
+
   private readChecked(name: string): string | null {
+    this.checkOwner();
     const p = this.path(name);
     const f = readFileIfExists(p);
     if (!f) return null;
@@ -55,6 +76,7 @@ export class ConfigStore {
   }
 
   async withLock<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.checkOwner();
     ensurePrivateDir(this.dir);
     return withDirLock(this.dir, fn);
   }

@@ -128,7 +128,12 @@ export function parseTokensFile(text: string, path: string): TokensFile {
   }
   const tokens: Record<string, TokenEntry> = {};
   for (const [id, e] of Object.entries((raw.tokens ?? {}) as Record<string, unknown>)) {
-    if (!isObj(e) || !isStr(e.bearer) || !isStr(e.host)) continue;
+    // A damaged entry is an error, not "logged out": the next login would silently drop it.
+    if (!isObj(e) || !isStr(e.bearer) || !isStr(e.host)) {
+      throw new CliError("config_schema_unsupported", `${path} is not a valid difyctl tokens file: entry ${JSON.stringify(id.slice(0, 64))} needs a string host and bearer`, {
+        hint: `repair it, or remove it and run 'difyctl auth login'`,
+      });
+    }
     tokens[id] = { host: e.host, bearer: e.bearer, expires_at: isStr(e.expires_at) ? e.expires_at : null };
   }
   return { tokens };

@@ -1,27 +1,34 @@
-import { CliError } from "./errors.ts";
-import type { StorageChoice, StoragePolicy } from "./storage-policy.ts";
-import { KEYCHAIN_SERVICE } from "./keychain-store.ts";
+import { KeyringFailure, type KeyringFailureKind, type KeyringOps, PROBE_ACCOUNT_PREFIX } from "./keychain-store.ts";
 
-/** Set → Get → Delete of `difyctl-probe:<host>`; run at login only. */
-export async function probeKeychain(policy: StoragePolicy, host: string, tokensPath: string): Promise<StorageChoice> {
-  let failure = "";
+export type ProbeOutcome = { ok: true } | { ok: false; failure: KeyringFailure };
+
+function asFailure(e: unknown): KeyringFailure {
+  return e instanceof KeyringFailure ? e : new KeyringFailure("error", String((e as Error)?.message ?? e).split("\n")[0].slice(0, 200));
+}
+
+const fail = (kind: KeyringFailureKind, reason: string): ProbeOutcome => ({ ok: false, failure: new KeyringFailure(kind, reason) });
+
+/**
+ * Set → Get → Delete of `difyctl-probe:<host>`, at login only (the outcome is recorded as
+ * `token_storage` and reused). A sentinel that was written is always deleted again, so no probe
+ * entry outlives the probe unless the keychain itself stops answering.
+ */
+export async function probeKeychain(ops: KeyringOps, host: string): Promise<ProbeOutcome> {
+  const account = PROBE_ACCOUNT_PREFIX + host;
+  const nonce = `probe-${crypto.randomUUID()}`;
+  let written = false;
   try {
-    const { Entry } = await import("@napi-rs/keyring");
-    const opts = process.platform === "linux" ? { linux: { store: "secret-service" } } : undefined;
-    const e = new (Entry as unknown as new (s: string, a: string, o?: unknown) => { setPassword(p: string): void; getPassword(): string | null; deletePassword(): boolean })(KEYCHAIN_SERVICE, `difyctl-probe:${host}`, opts);
-    const nonce = `probe-${Date.now()}`;
-    e.setPassword(nonce);
-    const back = e.getPassword();
-    e.deletePassword();
-    if (back !== nonce) failure = "read-back mismatch";
-  } catch (err) {
-    failure = String((err as Error).message ?? err).split("\n")[0].slice(0, 160);
+    await ops.set(account, nonce);
+    written = true;
+    const back = await ops.get(account);
+    if (back !== nonce) return fail("error", back === null ? "a value written to the keychain could not be read back" : "the keychain returned a different value than was written");
+    const deleted = await ops.delete(account);
+    written = false;
+    if (!deleted) return fail("error", "the keychain lost a value it had just returned");
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, failure: asFailure(e) };
+  } finally {
+    if (written) await ops.delete(account).catch(() => {});
   }
-  if (!failure) return { kind: "keychain", notices: [] };
-  if (policy === "keychain") {
-    throw new CliError("keyring_unavailable", `DIFY_TOKEN_STORAGE=keychain but the OS keychain is unusable (${failure})`, {
-      hint: "unlock the keychain or start a Secret Service, or use DIFY_TOKEN_STORAGE=file",
-    });
-  }
-  return { kind: "file", notices: [`info: OS keychain unavailable; token will be stored in ${tokensPath} (0600).`] };
 }

@@ -1,10 +1,12 @@
 import { hostname } from "node:os";
-import { decideBrowser, openBrowser } from "./browser.ts";
+import { decideBrowser } from "./browser.ts";
 import type { Ctx } from "./context.ts";
 import { pollDeviceToken, requestDeviceCode } from "./device-api.ts";
 import { awaitAuthorization, type Clock, type PollerEvent } from "./device-poller.ts";
 import { CliError } from "./errors.ts";
 import { type HostsFile, hasSession, type TokenStorage, type Workspace } from "./hosts-file.ts";
+import type { LoginEvents } from "./login-events.ts";
+import type { StorageChoice } from "./storage-policy.ts";
 import { DEFAULT_HOST_SUGGESTION, type HostRef, hostRefFromStored, normalizeHost, validateVerificationUri } from "./host-url.ts";
 import { defaultSleep, HttpClient } from "./http-client.ts";
 import { commitSession, ENV_HATCH_VARS, envHatchActive, openTokenStore, subjectForToken, invalidPrefix } from "./session.ts";
@@ -17,6 +19,11 @@ export interface LoginOptions {
   noBrowser: boolean;
   insecure: boolean;
   noKeyring: boolean;
+  /** Start the flow, save it to login-pending.yml and return (login-pending.ts). */
+  noWait?: boolean;
+  noQr?: boolean;
+  /** `--json` on a blocking login: the NDJSON event stream (login-events.ts). */
+  events?: LoginEvents | null;
 }
 
 export const realClock: Clock = { now: () => Date.now(), sleep: (ms, signal) => defaultSleep(ms, signal) };
@@ -49,7 +56,10 @@ export function metadataFromPayload(p: Record<string, unknown>, ref: HostRef, st
   const email = str(acc.email);
   if (!email) throw new CliError("unknown", "the server's sign-in response names no account; nothing was saved");
   const workspaces: Workspace[] = (Array.isArray(p.workspaces) ? p.workspaces : [])
-    .filter((w): w is Record<string, unknown> => !!w && typeof w === "object" && typeof (w as Record<string, unknown>).id === "string")
+    // A workspace whose id is not an id (control characters, garbage from a broken server) is dropped:
+    // stored, it would only fail later as a confusing "--workspace must be a workspace id".
+    .filter((w): w is Record<string, unknown> => !!w && typeof w === "object" && typeof (w as Record<string, unknown>).id === "string"
+      && /^[A-Za-z0-9_-]{1,64}$/.test((w as Record<string, unknown>).id as string))
     .map((w) => ({ id: str(w.id), name: str(w.name), role: str(w.role) }));
   const defId = str(p.default_workspace_id);
   const ws = workspaces.find((w) => w.id === defId) ?? workspaces[0] ?? null;
@@ -83,6 +93,8 @@ export async function login(ctx: Ctx, opts: LoginOptions, clock: Clock = realClo
   // A corrupt hosts.yml stops here, before anything is written (it is never overwritten).
   const old = config.readHosts();
   config.readTokens();
+  // A config dir that cannot take the session fails now, not after the user approved in the browser.
+  config.checkWritable();
   const ref = await resolveHost(ctx, opts, old);
   if (ref.scheme === "http") {
     await ctx.err("warning: --insecure: the device code and user code travel in plain text; anyone on the network path can intercept them, poll the token endpoint and race your approval. Use only for local development.\n");
@@ -102,26 +114,34 @@ export async function login(ctx: Ctx, opts: LoginOptions, clock: Clock = realClo
   const stdoutTTY = ctx.isTTY(1);
   const stderrTTY = ctx.isTTY(2);
   const decision = decideBrowser({ noBrowser: opts.noBrowser, env: ctx.env, platform: process.platform, stdoutTTY, stderrTTY });
-  const minutes = Math.max(1, Math.round(code.expires_in / 60));
   const shortUrl = `${verification.host}${verification.pathname}`;
-  if (decision.reason === "ssh") await ctx.err("! Detected SSH session — opening the browser on this machine is skipped.\n");
-  if (decision.open) {
-    await ctx.err(`! Copy this one-time code: ${code.user_code}\n`);
-    await ctx.err(`! It expires in ${minutes} minutes. URL: ${verification.toString()}\n`);
-  } else {
-    await ctx.err(`! Open this URL on any device with a browser:\n! ${verification.toString()}\n`);
-    await ctx.err(`! When prompted, enter this one-time code (expires in ${minutes} minutes):\n! ${code.user_code}\n`);
-  }
-  let spinner: import("./tty-ui.ts").Spinner | null = null;
-  const deadline = clock.now() + code.expires_in * 1000;
-  if (decision.open) {
-    await ctx.err(`Press Enter to open ${shortUrl} in your browser...\n`);
-    const { readLine } = await import("./tty-ui.ts");
-    void readLine().then((line) => {
-      if (line === null || signal.aborted) return;
-      if (!openBrowser(openUrl.toString())) void ctx.err("note: couldn't open browser; open the URL above manually\n");
+  const startedAt = clock.now();
+  const deadline = startedAt + code.expires_in * 1000;
+  const { clearPending, savePending } = await import("./login-pending.ts");
+  // A new flow supersedes any pending one: its device code is abandoned.
+  if (!opts.noWait) clearPending(config);
+  const events = opts.events ?? null;
+  events?.emit("code", {
+    verification_uri: verification.toString(), verification_uri_complete: openUrl.toString(), user_code: code.user_code,
+    expires_in: code.expires_in, expires_at: new Date(deadline).toISOString(), interval: code.interval,
+  });
+  const { presentCode, startKeyOffers } = await import("./login-present.ts");
+  const present = () => presentCode(ctx, { verification, completeUrl: openUrl.toString(), userCode: code.user_code, expiresIn: code.expires_in, decision }, { noQr: opts.noQr, stderrTTY });
+  if (opts.noWait) {
+    await savePending(ctx, {
+      ref, insecure: opts.insecure, storage: storage.kind, deviceCode: code.device_code, userCode: code.user_code,
+      verificationUri: verification.toString(), interval: code.interval, expiresIn: code.expires_in, startedAt: Date.now(),
+    }, async () => {
+      await present();
+      for (const n of storage.notices) await ctx.err(n + "\n");
     });
+    return;
   }
+  await present();
+  let spinner: import("./tty-ui.ts").Spinner | null = null;
+  const stopKeys = await startKeyOffers(ctx, {
+    userCode: code.user_code, openUrl: decision.open ? openUrl.toString() : null, shortUrl, stdinTTY: ctx.isTTY(0), stderrTTY, signal,
+  });
   if (stderrTTY) {
     const { Spinner, formatRemaining } = await import("./tty-ui.ts");
     spinner = new Spinner((s) => void ctx.err(s), () => `Waiting for authorization... (${formatRemaining(deadline - clock.now())} left)`);
@@ -134,15 +154,40 @@ export async function login(ctx: Ctx, opts: LoginOptions, clock: Clock = realClo
     payload = await awaitAuthorization({
       interval: code.interval, expiresIn: code.expires_in, clock, signal,
       poll: (s) => pollDeviceToken(http, code.device_code, s),
-      onEvent: (e: PollerEvent) => { if (e.type === "slow_down") ctx.debug(`debug: slow_down, polling every ${e.interval}s`); },
+      onEvent: (e: PollerEvent) => {
+        if (e.type === "slow_down") ctx.debug(`debug: slow_down, polling every ${e.interval}s`);
+        events?.poller(e);
+      },
     });
   } catch (e) {
     spinner?.stop("Waiting for authorization... failed");
     throw e;
+  } finally {
+    stopKeys();
   }
   spinner?.stop("Waiting for authorization... done");
+  await finishLogin(ctx, { payload, ref, storage, old, events });
+}
+
+export interface FinishInput {
+  payload: Record<string, unknown>;
+  ref: HostRef;
+  storage: StorageChoice;
+  /** hosts.yml as it was before this sign-in. */
+  old: HostsFile;
+  events: LoginEvents | null;
+}
+
+/** Approved: store the session and report it. Shared by the blocking login and --resume. */
+export async function finishLogin(ctx: Ctx, f: FinishInput): Promise<void> {
+  const { payload, ref, storage, old, events } = f;
+  const config = ctx.config;
+  const hadSession = hasSession(old);
 
   const { meta, token, tokenId } = metadataFromPayload(payload, ref, storage.kind);
+  events?.emit("approved", {
+    host: ref.host, subject_type: meta.subject_type, account: meta.account ?? null, workspace: meta.workspace ?? null, external_sso: meta.external_sso ?? null,
+  });
   const store = await openTokenStore(storage.kind, config);
   const firstFileWrite = storage.kind === "file" && !fileExists(config.path(TOKENS_FILE));
   const sameHostOtherAccount = hadSession && old.current_host === ref.host
@@ -152,6 +197,7 @@ export async function login(ctx: Ctx, opts: LoginOptions, clock: Clock = realClo
     try { oldBearer = (await (await openTokenStore(old.token_storage, config)).get(old.current_host!, old.token_id))?.bearer ?? null; } catch { /* best effort */ }
   }
   await commitSession(config, meta, { bearer: token, source: "oauth", token_id: tokenId, expires_at: meta.token_expires_at ?? null }, store);
+  events?.emit("stored", { backend: storage.kind, ...(storage.kind === "file" ? { path: config.path(TOKENS_FILE) } : {}) });
   if (sameHostOtherAccount) {
     if (oldBearer) {
       const oldHttp = new HttpClient({ baseUrl: ref.baseUrl, bearer: oldBearer, timeoutMs: 3000 });

@@ -117,12 +117,20 @@ export async function commitSession(config: ConfigStore, meta: HostsFile, cred: 
   await config.withLock(async () => {
     let old: HostsFile = {};
     try { old = config.readHosts(); } catch { /* checked before the flow started; a racing corrupt file is replaced */ }
+    // A keychain entry is per host, and only a later prune removes the old host's: remember that
+    // host in last_host, so that a crash before the prune (or a logout killed before its own) is
+    // cleaned up by the next commit instead of leaving a live token in the keychain for good.
+    const switchedFrom = old.current_host && old.current_host !== meta.current_host && old.token_storage === "keychain" ? old.current_host : undefined;
+    const toWrite: HostsFile = switchedFrom && meta.last_host === undefined ? { ...meta, last_host: switchedFrom } : meta;
     await store.put(meta.current_host!, cred);
-    config.writeHosts(meta);
+    config.writeHosts(toWrite);
     await store.prune(meta.current_host!, { host: meta.current_host!, tokenId: cred.token_id });
     if (old.current_host && old.token_storage && (old.token_storage !== store.kind || old.current_host !== meta.current_host)) {
       const oldStore = await openTokenStore(old.token_storage, config).catch(() => null);
       await oldStore?.prune(old.current_host, null).catch(() => {});
+    }
+    if (store.kind === "keychain" && old.last_host && old.last_host !== meta.current_host && old.last_host !== old.current_host) {
+      await store.prune(old.last_host, null).catch(() => {});
     }
   });
 }

@@ -1,6 +1,7 @@
 // Shared by the end-to-end tests: run the compiled binary with a private config dir, against
 // the fake Dify server. Every byte a test captures is also appended to .tmp/captured/ so the
-// secrets scan (tests/zz-secrets.test.ts) can check that no token leaked anywhere.
+// secrets scan (tests/secrets-scan.final.ts, run last) can check that no token leaked anywhere;
+// every config dir handed to baseEnv() is listed in .tmp/captured/dirs/ so it scans those too.
 import { appendFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,6 +21,7 @@ export interface RunOptions {
 
 /** A clean environment: no D-Bus (so file mode) unless the test passes it, no user config. */
 export function baseEnv(configDir: string, extra: Record<string, string | undefined> = {}): Record<string, string> {
+  recordConfigDir(configDir);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: configDir + "-home",
@@ -36,8 +38,18 @@ export function tempDir(prefix = "difyctl-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+const recordedDirs = new Set<string>();
+/** Lists a config dir (and its -home/-cache siblings) for the secrets scan. */
+export function recordConfigDir(dir: string): void {
+  if (recordedDirs.has(dir)) return;
+  recordedDirs.add(dir);
+  mkdirSync(join(CAPTURE_DIR, "dirs"), { recursive: true });
+  appendFileSync(join(CAPTURE_DIR, "dirs", `${process.pid}.list`), `${dir}\n`);
+}
+
 let captureSeq = 0;
-function capture(args: string[], r: RunResult): void {
+/** Appends one run's output to .tmp/captured/ (tests that spawn the binary themselves call this). */
+export function capture(args: string[], r: RunResult): void {
   mkdirSync(CAPTURE_DIR, { recursive: true });
   const file = join(CAPTURE_DIR, `${process.pid}.log`);
   appendFileSync(file, `### ${++captureSeq} difyctl ${args.join(" ")} (exit ${r.code})\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n`);

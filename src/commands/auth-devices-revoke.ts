@@ -16,6 +16,10 @@ export async function run(ctx: Ctx, args: string[], o: Opts): Promise<number> {
   }
   if (target !== undefined && all) throw new CliError("usage_invalid_flag", "give a device or --all, not both");
   if (target !== undefined && target.trim() === "") throw new CliError("usage_invalid_flag", "the device label or id is empty");
+  // Labels are printable text: control characters or bytes that were not UTF-8 cannot match one.
+  if (target !== undefined && /[\u0000-\u001f\u007f-\u009f\ufffd]/.test(target)) {
+    throw new CliError("usage_invalid_flag", "the device label or id contains control characters or invalid UTF-8", { hint: "list the sessions with 'difyctl auth devices list'" });
+  }
   const interactive = ctx.isTTY(0) && ctx.isTTY(2);
   // Decided before any request: without a terminal to ask on, only --yes may revoke in bulk.
   if (all && o.yes !== true && !interactive) {

@@ -1,12 +1,29 @@
 import type { Ctx, Opts } from "../context.ts";
-import { login } from "../login-flow.ts";
+import { CliError, toCliError } from "../errors.ts";
+import { login, type LoginOptions } from "../login-flow.ts";
 
 export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
-  await login(ctx, {
+  const noWait = o.wait === false;
+  if (noWait && o.resume === true) throw new CliError("usage_invalid_flag", "--no-wait and --resume cannot be combined", { hint: "start with --no-wait, then finish with --resume" });
+  const opts: LoginOptions = {
     host: o.host as string | undefined,
     noBrowser: o.browser === false,
     insecure: o.insecure === true,
     noKeyring: o.keyring === false,
-  });
+    noWait,
+    noQr: o.qr === false,
+  };
+  if (o.resume === true) {
+    const { resumeLogin } = await import("../login-pending.ts");
+    return resumeLogin(ctx, opts);
+  }
+  // --json on a blocking login streams events; the two-step forms print one status object instead.
+  const events = ctx.json && !noWait ? new (await import("../login-events.ts")).LoginEvents(ctx) : null;
+  try {
+    await login(ctx, { ...opts, events });
+  } catch (e) {
+    events?.error(toCliError(e));
+    throw e;
+  }
   return 0;
 }

@@ -11,7 +11,15 @@ export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> 
       hint: `unset ${ENV_HATCH_VARS.filter((k) => ctx.env[k]).join(", ")} instead`,
     });
   }
+  // A half-finished `login --no-wait` goes too: its device code must not outlive the logout.
+  const { clearPending } = await import("../login-pending.ts");
+  const cancelledPending = clearPending(ctx.config);
   const session = await storedSession(ctx.config);
+  if (!session && cancelledPending) {
+    if (ctx.json) await ctx.out(JSON.stringify({ logged_out: false, pending_login_cancelled: true }) + "\n");
+    else await ctx.out("Cancelled the pending sign-in (there was no session to log out of)\n");
+    return 0;
+  }
   if (!session) throw notLoggedIn();
   // Best effort: a dead network or a revoked token never blocks the local clear.
   let revoked = false;
@@ -24,7 +32,14 @@ export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> 
     const msg = e instanceof CliError ? e.message : String(e);
     await ctx.err(`warning: server revoke failed (${msg}); local credentials cleared anyway\n`);
   }
-  await clearSession(ctx.config, session);
+  try {
+    await clearSession(ctx.config, session);
+  } catch (e) {
+    // hosts.yml (the commit point) is already cleared, so the session is gone; only the keychain
+    // copy could not be removed — say where it is rather than fail a logout that took effect.
+    if (!(e instanceof CliError) || e.code !== "keyring_unavailable") throw e;
+    await ctx.err(`warning: ${e.message}; delete the OS keychain entry service 'difyctl', account '${session.hostRef.host}' by hand\n`);
+  }
   if (ctx.json) await ctx.out(JSON.stringify({ logged_out: true, host: session.hostRef.host, server_revoked: revoked }) + "\n");
   else await ctx.out(`Logged out of ${session.hostRef.host}\n`);
   return 0;

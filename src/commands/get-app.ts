@@ -1,0 +1,13 @@
+import { openApi } from "../api-session.ts";
+import { checkAppId, describeApp } from "../app-api.ts";
+import { wantsJson } from "../app-list.ts";
+import { appDetail } from "../app-view.ts";
+import type { Ctx, Opts } from "../context.ts";
+
+export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
+  const id = checkAppId(args[0]);
+  const { http } = await openApi(ctx, "account", "get app");
+  const d = await describeApp(http, id, ["info", "parameters", "input_schema"]);
+  await ctx.out(wantsJson(ctx) ? JSON.stringify(d) + "\n" : appDetail(d, id));
+  return 0;
+}

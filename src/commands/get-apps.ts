@@ -1,0 +1,13 @@
+import { checkWorkspaceFlag, resolveWorkspace, openApi } from "../api-session.ts";
+import { ACCOUNT_CMDS } from "../app-api.ts";
+import { listApps, listFlags } from "../app-list.ts";
+import type { Ctx, Opts } from "../context.ts";
+
+export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
+  const f = listFlags(o);
+  checkWorkspaceFlag(o.workspace);
+  const { session, http } = await openApi(ctx, "account", "get apps");
+  const workspace = resolveWorkspace(session, o.workspace);
+  await listApps(ctx, http, "/apps", { workspace_id: workspace }, f, ACCOUNT_CMDS);
+  return 0;
+}

@@ -1,0 +1,12 @@
+import { openApi } from "../api-session.ts";
+import { SSO_CMDS } from "../app-api.ts";
+import { listApps, listFlags } from "../app-list.ts";
+import type { Ctx, Opts } from "../context.ts";
+
+export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
+  const f = listFlags(o);
+  const { http } = await openApi(ctx, "external_sso", "get permitted-external-apps");
+  // The server's query is strict: no workspace_id here (422), external apps span workspaces.
+  await listApps(ctx, http, "/permitted-external-apps", {}, f, SSO_CMDS);
+  return 0;
+}

@@ -1,0 +1,6 @@
+import { runApp } from "../app-run.ts";
+import type { Ctx, Opts } from "../context.ts";
+
+export function run(ctx: Ctx, args: string[], o: Opts): Promise<number> {
+  return runApp(ctx, args, o, "external_sso");
+}
