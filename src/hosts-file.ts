@@ -101,7 +101,8 @@ export function serializeHostsFile(h: HostsFile): string {
     "external_sso", "token_storage", "token_id", "token_expires_at", "last_host",
   ];
   for (const k of keys) if (h[k] !== undefined) ordered[k] = h[k];
-  return "# difyctl session metadata. The token is not stored here.\n" + Bun.YAML.stringify(ordered, null, 2) + "\n";
+  // A deep copy: Bun.YAML writes a shared object (workspace ∈ available_workspaces) as an anchor.
+  return "# difyctl session metadata. The token is not stored here.\n" + Bun.YAML.stringify(JSON.parse(JSON.stringify(ordered)), null, 2) + "\n";
 }
 
 /** A session is present when the metadata names a host, a subject and a token id. */

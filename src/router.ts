@@ -100,7 +100,7 @@ Environment:
   DIFY_DEBUG=1           log HTTP requests to stderr (credentials redacted)
   DIFY_HTTP_TIMEOUT      seconds one HTTP request, or a silent stream, may take (default 30 / 300)
 
-Exit codes: 0 ok, 1 error, 2 usage, 4 auth, 6 version/compat, 7 rate limited, 130 cancelled.
+Exit codes: 0 ok, 1 error, 2 usage, 4 auth, 6 version/compat, 7 rate limited, 8 sign-in pending (login --resume), 130 cancelled.
 `;
 }
 

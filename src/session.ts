@@ -58,7 +58,7 @@ export function envSession(env: Env): Session | null {
     });
   }
   return {
-    source: "env", hostRef, bearer: token, tokenId: null, subjectType: subject, meta: {},
+    source: "env", hostRef, bearer: token, tokenId: null, subjectType: subject!, meta: {},
     workspaceId: subject === "account" ? env.DIFY_WORKSPACE_ID!.trim() : null,
   };
 }

@@ -83,7 +83,7 @@ export async function readSse(body: ReadableStream<Uint8Array>, onEvent: (e: Sse
   let finished = false;
   try {
     for (;;) {
-      let r: ReadableStreamReadResult<Uint8Array>;
+      let r: { done: boolean; value?: Uint8Array };
       try {
         r = await reader.read();
       } catch (e) {
@@ -92,7 +92,7 @@ export async function readSse(body: ReadableStream<Uint8Array>, onEvent: (e: Sse
         if (e instanceof CliError) throw e;
         throw new CliError("network_connection", "the connection dropped during the stream", { hint: "try again" });
       }
-      if (r.done) { finished = true; break; }
+      if (r.done || !r.value) { finished = true; break; }
       last = Date.now();
       decoder.push(r.value);
       if (o.onChunkDone) await o.onChunkDone();
