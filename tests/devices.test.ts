@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type DeviceSession, devicesTable, parseSessionsPage, resolveDevice, resolutionError, safeLabel } from "../src/devices.ts";
 import { relativeTime, shortDate } from "../src/relative-time.ts";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
-import { baseEnv, envelope, FAST, login, run, tempDir } from "./helpers.ts";
+import { baseEnv, envelope, FAST, login, run, tempDir, serverPool } from "./helpers.ts";
 
 const row = (id: string, label: string, created = "2026-03-15T10:00:00.123456Z"): DeviceSession => ({
   id, prefix: "dfoa_", client_id: "difyctl", device_label: label, created_at: created, last_used_at: null, expires_at: null,
@@ -91,13 +91,9 @@ describe("device resolution (unit)", () => {
 
 // ── end to end ──────────────────────────────────────────────────────────────────────────────
 
-const servers: FakeServer[] = [];
-async function server(opts: Parameters<typeof startFakeServer>[0] = {}): Promise<FakeServer> {
-  const s = await startFakeServer({ ...FAST, autoApprove: { afterPolls: 1 }, ...opts });
-  servers.push(s);
-  return s;
-}
-afterAll(async () => { await Promise.all(servers.map((s) => s.close())); });
+const pool = serverPool();
+const server = pool.start;
+afterAll(async () => { await pool.closeAll(); });
 
 const deletes = (s: FakeServer) => s.requests.filter((r) => r.method === "DELETE");
 const sessionGets = (s: FakeServer) => s.requests.filter((r) => r.method === "GET" && r.path.endsWith("/account/sessions"));

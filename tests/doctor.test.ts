@@ -4,16 +4,12 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
-import { baseEnv, envelope, FAST, login, run, tempDir } from "./helpers.ts";
+import { baseEnv, envelope, FAST, login, run, tempDir, serverPool } from "./helpers.ts";
 import { noexecMount, skewCheck } from "../src/doctor.ts";
 
-const servers: FakeServer[] = [];
-async function server(opts: Parameters<typeof startFakeServer>[0] = {}): Promise<FakeServer> {
-  const s = await startFakeServer({ ...FAST, autoApprove: { afterPolls: 1 }, ...opts });
-  servers.push(s);
-  return s;
-}
-afterAll(async () => { await Promise.all(servers.map((s) => s.close())); });
+const pool = serverPool();
+const server = pool.start;
+afterAll(async () => { await pool.closeAll(); });
 
 interface Check { id: string; status: "pass" | "warn" | "fail"; message: string; hint: string | null; data?: Record<string, unknown> }
 interface Report { ok: boolean; summary: { pass: number; warn: number; fail: number }; checks: Check[] }

@@ -87,3 +87,20 @@ export async function login(url: string, configDir: string, extraArgs: string[] 
 
 /** Fast device-flow timing for tests: 0.1 s interval, 100 ms slow_down window. */
 export const FAST = { interval: 0.1, slowDownWindowMs: 100 } as const;
+
+/**
+ * A per-file pool of fake servers with fast device-flow timing that auto-approve on the first
+ * poll; call `closeAll` from afterAll.
+ */
+export function serverPool() {
+  const servers: import("./fake/server.ts").FakeServer[] = [];
+  return {
+    async start(opts: import("./fake/server.ts").FakeServerOptions = {}) {
+      const { startFakeServer } = await import("./fake/server.ts");
+      const s = await startFakeServer({ ...FAST, autoApprove: { afterPolls: 1 }, ...opts });
+      servers.push(s);
+      return s;
+    },
+    closeAll: () => Promise.all(servers.map((s) => s.close())),
+  };
+}

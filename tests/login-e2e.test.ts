@@ -2,15 +2,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EMAILS, type FakeServer, startFakeServer } from "./fake/server.ts";
-import { baseEnv, envelope, FAST, login, run, tempDir } from "./helpers.ts";
+import { baseEnv, envelope, FAST, login, run, tempDir, serverPool } from "./helpers.ts";
 
-const servers: FakeServer[] = [];
-async function server(opts: Parameters<typeof startFakeServer>[0] = {}): Promise<FakeServer> {
-  const s = await startFakeServer({ ...FAST, autoApprove: { afterPolls: 1 }, ...opts });
-  servers.push(s);
-  return s;
-}
-afterAll(async () => { await Promise.all(servers.map((s) => s.close())); });
+const pool = serverPool();
+const server = pool.start;
+afterAll(async () => { await pool.closeAll(); });
 
 const hostOf = (s: FakeServer) => new URL(s.url).host;
 const polls = (s: FakeServer) => s.requests.filter((r) => r.path.endsWith("/oauth/device/token"));
