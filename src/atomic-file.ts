@@ -93,18 +93,44 @@ export function removeFile(path: string): void {
 }
 
 /** Reads a file, or null when it does not exist. */
+function checkReadable(st: { isFile(): boolean; size: number }, path: string, maxBytes: number): void {
+  if (!st.isFile()) throw new CliError("config_schema_unsupported", `${path} is not a regular file`, { hint: `remove ${path}` });
+  if (st.size > maxBytes) throw new CliError("config_schema_unsupported", `${path} is too large (${st.size} bytes)`, { hint: `remove or repair ${path}` });
+}
+
+/** Reads a file, or null when it does not exist. */
 export function readFileIfExists(path: string, maxBytes = 1 << 20): { text: string; mode: number } | null {
   let st;
   try { st = fs().statSync(path); } catch (e) {
     if ((e as { code?: string }).code === "ENOENT") return null;
     throw readError(e, path);
   }
-  if (!st.isFile()) throw new CliError("config_schema_unsupported", `${path} is not a regular file`, { hint: `remove ${path}` });
-  if (st.size > maxBytes) throw new CliError("config_schema_unsupported", `${path} is too large (${st.size} bytes)`, { hint: `remove or repair ${path}` });
+  checkReadable(st, path, maxBytes);
   try {
     return { text: fs().readFileSync(path, "utf8"), mode: st.mode & 0o777 };
   } catch (e) {
     // Removed between stat and read (a logout in another process): it does not exist now.
+    if ((e as { code?: string }).code === "ENOENT") return null;
+    throw readError(e, path);
+  }
+}
+
+/**
+ * The same through Bun.file, for the read-only hot path (status, whoami, get, run): loading
+ * node:fs costs ~2 ms of start-up (measured), Bun's native file API nothing measurable.
+ */
+export async function readFileIfExistsAsync(path: string, maxBytes = 1 << 20): Promise<{ text: string; mode: number } | null> {
+  const f = Bun.file(path);
+  let st;
+  try { st = await f.stat(); } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return null;
+    throw readError(e, path);
+  }
+  checkReadable(st, path, maxBytes);
+  try {
+    // Decoded as UTF-8 like the sync reader (Bun.file().text() would honour a UTF-16 BOM).
+    return { text: new TextDecoder().decode(await f.arrayBuffer()), mode: st.mode & 0o777 };
+  } catch (e) {
     if ((e as { code?: string }).code === "ENOENT") return null;
     throw readError(e, path);
   }

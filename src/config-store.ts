@@ -1,4 +1,4 @@
-import { ensurePrivateDir, fsErrorMessage, modeTooOpen, readFileIfExists, removeFile, withDirLock, writeFileAtomic } from "./atomic-file.ts";
+import { ensurePrivateDir, fsErrorMessage, modeTooOpen, readFileIfExists, readFileIfExistsAsync, removeFile, withDirLock, writeFileAtomic } from "./atomic-file.ts";
 import { configDir } from "./config-dir.ts";
 import { type HostsFile, parseHostsFile, parseTokensFile, serializeHostsFile, serializeTokensFile, type TokensFile } from "./hosts-file.ts";
 
@@ -27,11 +27,22 @@ export class ConfigStore {
   private checkOwner(): void {
     if (this.warned.has(this.dir)) return;
     this.warned.add(this.dir);
-    const uid = typeof process.getuid === "function" ? process.getuid() : -1;
-    if (uid < 0) return;
     let owner: number;
     try { owner = (require("node:fs") as typeof import("node:fs")).statSync(this.dir).uid; } catch { return; }
-    if (owner !== uid) {
+    this.warnIfForeign(owner);
+  }
+
+  private async checkOwnerAsync(): Promise<void> {
+    if (this.warned.has(this.dir)) return;
+    this.warned.add(this.dir);
+    let owner: number;
+    try { owner = (await Bun.file(this.dir).stat()).uid; } catch { return; }
+    this.warnIfForeign(owner);
+  }
+
+  private warnIfForeign(owner: number): void {
+    const uid = typeof process.getuid === "function" ? process.getuid() : -1;
+    if (uid >= 0 && owner !== uid) {
       this.warn(`warning: the config directory ${this.dir} belongs to another user (uid ${owner})${uid === 0 ? "; files root writes there will not be readable by its owner" : ""}`);
     }
   }
@@ -45,9 +56,17 @@ export class ConfigStore {
 
   private readChecked(name: string): string | null {
     this.checkOwner();
-    const p = this.path(name);
-    const f = readFileIfExists(p);
+    return this.modeChecked(name, readFileIfExists(this.path(name)));
+  }
+
+  private async readCheckedAsync(name: string): Promise<string | null> {
+    await this.checkOwnerAsync();
+    return this.modeChecked(name, await readFileIfExistsAsync(this.path(name)));
+  }
+
+  private modeChecked(name: string, f: { text: string; mode: number } | null): string | null {
     if (!f) return null;
+    const p = this.path(name);
     if (modeTooOpen(f.mode) && !this.warned.has(p)) {
       this.warned.add(p);
       this.warn(`warning: ${p} has mode ${f.mode.toString(8).padStart(4, "0")}; it holds session data and should be 0600 (chmod 600 '${p}')`);
@@ -62,6 +81,17 @@ export class ConfigStore {
 
   readTokens(): TokensFile {
     const text = this.readChecked(TOKENS_FILE);
+    return text === null ? { tokens: {} } : parseTokensFile(text, this.path(TOKENS_FILE));
+  }
+
+  /** Read-only commands use these: no node:fs on their start-up path. */
+  async readHostsAsync(): Promise<HostsFile> {
+    const text = await this.readCheckedAsync(HOSTS_FILE);
+    return text === null ? {} : parseHostsFile(text, this.path(HOSTS_FILE));
+  }
+
+  async readTokensAsync(): Promise<TokensFile> {
+    const text = await this.readCheckedAsync(TOKENS_FILE);
     return text === null ? { tokens: {} } : parseTokensFile(text, this.path(TOKENS_FILE));
   }
 

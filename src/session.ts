@@ -81,7 +81,7 @@ export function activeWorkspaceId(meta: HostsFile): string | null {
 
 /** The stored session, or null when logged out. Keychain trouble is an error, never "logged out". */
 export async function storedSession(config: ConfigStore): Promise<Session | null> {
-  const meta = config.readHosts();
+  const meta = await config.readHostsAsync();
   if (!hasSession(meta) || !meta.token_id) return null;
   const store = await openTokenStore(meta.token_storage!, config);
   const cred = await store.get(meta.current_host!, meta.token_id);

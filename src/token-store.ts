@@ -26,7 +26,7 @@ export class FileTokenStore implements TokenStore {
   constructor(private readonly config: ConfigStore) {}
 
   async get(host: string, tokenId: string): Promise<StoredCredential | null> {
-    const e = this.config.readTokens().tokens[tokenId];
+    const e = (await this.config.readTokensAsync()).tokens[tokenId];
     if (!e || e.host !== host) return null;
     return { bearer: e.bearer, source: "oauth", token_id: tokenId, expires_at: e.expires_at };
   }
