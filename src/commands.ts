@@ -142,4 +142,3 @@ export const COMMANDS: CommandSpec[] = [
   },
 ];
 
-export { JSON_OPT, WORKSPACE_OPT };

@@ -60,10 +60,6 @@ export function exitCodeFor(code: string): number {
   return (EXIT_CODES as Record<string, number>)[code] ?? 1;
 }
 
-export function isCliError(e: unknown): e is CliError {
-  return e instanceof CliError;
-}
-
 /** Anything thrown becomes a CliError; unexpected errors keep a one-line message, never a stack. */
 export function toCliError(e: unknown): CliError {
   if (e instanceof CliError) return e;

@@ -43,6 +43,3 @@ export function jsonRequested(flagJson: unknown, env: Record<string, string | un
   return flagJson === true || (env.DIFY_OUTPUT ?? "").toLowerCase() === "json";
 }
 
-export function printJson(value: unknown, pretty = false): Promise<unknown> {
-  return writeOut((pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)) + "\n");
-}
