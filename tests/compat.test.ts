@@ -7,7 +7,7 @@ import {
 } from "../src/compat.ts";
 import { CliError } from "../src/errors.ts";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
-import { baseEnv, envelope, FAST, login, run, tempDir } from "./helpers.ts";
+import { baseEnv, envelope, FAST, login, run, signedIn, tempDir } from "./helpers.ts";
 
 describe("version parsing and range (unit)", () => {
   test("parse", () => {
@@ -110,9 +110,7 @@ describe("ensureCompatible (unit)", () => {
 let s: FakeServer;
 let dir: string;
 beforeAll(async () => {
-  s = await startFakeServer({ ...FAST, autoApprove: { afterPolls: 1 } });
-  dir = join(tempDir(), "cfg");
-  expect((await login(s.url, dir)).code).toBe(0);
+  ({ server: s, dir } = await signedIn());
 });
 afterAll(async () => { await s.close(); });
 

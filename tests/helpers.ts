@@ -104,3 +104,13 @@ export function serverPool() {
     closeAll: () => Promise.all(servers.map((s) => s.close())),
   };
 }
+
+/** A fake server and a config dir signed in to it through the real device flow. */
+export async function signedIn(opts: import("./fake/server.ts").FakeServerOptions = {}) {
+  const { startFakeServer } = await import("./fake/server.ts");
+  const server = await startFakeServer({ ...FAST, autoApprove: { afterPolls: 1 }, ...opts });
+  const dir = join(tempDir(), "cfg");
+  const r = await login(server.url, dir);
+  if (r.code !== 0) throw new Error(`login for the test fixture failed (${r.code}): ${r.stderr}`);
+  return { server, dir };
+}

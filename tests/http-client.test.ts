@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { CliError, renderError } from "../src/errors.ts";
 import { errorForStatus, HttpClient, parseErrorBody, retryAfterSeconds } from "../src/http-client.ts";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
-import { baseEnv, envelope, FAST, login, run, tempDir } from "./helpers.ts";
+import { baseEnv, envelope, FAST, login, run, signedIn, tempDir } from "./helpers.ts";
 
 // ── unit: a scripted fetch and a recording sleep, so no test waits for real ─────────────────────
 
@@ -187,9 +187,7 @@ describe("HttpClient behaviour (unit)", () => {
 let s: FakeServer;
 let dir: string;
 beforeAll(async () => {
-  s = await startFakeServer({ ...FAST, autoApprove: { afterPolls: 1 } });
-  dir = join(tempDir(), "cfg");
-  expect((await login(s.url, dir)).code).toBe(0);
+  ({ server: s, dir } = await signedIn());
 });
 afterAll(async () => { await s.close(); });
 
