@@ -12,6 +12,7 @@ import { readSse, type SseEvent } from "./sse.ts";
 import { stdoutClosed } from "./output.ts";
 import { cleanText } from "./table.ts";
 
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const CHAT_MODES = ["chat", "agent-chat", "advanced-chat"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -78,19 +79,19 @@ export async function streamRun(ctx: Ctx, body: ReadableStream<Uint8Array> | nul
   let pending = "";
   let shownText = "";
   const onEvent = (e: SseEvent) => {
-    // Most frames of a long answer take the fast path: no JSON.parse, no re-serialising.
-    // A --stream line must be one line: data that spanned several `data:` lines takes the slow path.
-    const quick = e.event === undefined && (mode !== "stream" || e.data.indexOf("\n") === -1) ? fold.quick(e.data) : null;
-    if (quick !== null) {
-      if (mode === "stream") pending += e.data + "\n";
-      else if (mode === "tty" && quick) pending += cleanText(quick);
-      return;
-    }
     const ev = toDifyEvent(e);
     if (!ev) return;
     const delta = fold.push(ev);
     if (mode === "stream") pending += streamLine(ev) + "\n";
     else if (mode === "tty" && delta) pending += cleanText(delta);
+  };
+  // Most frames of a long answer take this path: folded from their bytes, never parsed. A --stream
+  // line is the server's own one-line JSON.
+  const onRawData = (b: Uint8Array, s: number, e: number): boolean => {
+    if (!fold.quickBytes(b, s, e)) return false;
+    if (mode === "stream") pending += utf8.decode(b.subarray(s, e)) + "\n";
+    else if (mode === "tty") pending += cleanText(fold.lastAnswer());
+    return true;
   };
   const flush = async () => {
     if (!pending) return;
@@ -101,7 +102,7 @@ export async function streamRun(ctx: Ctx, body: ReadableStream<Uint8Array> | nul
     if (outputClosed()) throw new StdoutClosed();
   };
   try {
-    if (body) await readSse(body, onEvent, { signal: ctx.signal, onChunkDone: mode === "json" ? undefined : flush, idleMs: o.idleMs });
+    if (body) await readSse(body, onEvent, { onRawData, signal: ctx.signal, onChunkDone: mode === "json" ? undefined : flush, idleMs: o.idleMs });
   } catch (e) {
     // `difyctl run … | head`: the reader has what it wanted; stop quietly, like a SIGPIPE would.
     if (e instanceof StdoutClosed) return 0;

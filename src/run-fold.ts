@@ -54,10 +54,95 @@ export interface RunResult {
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 const obj = (v: unknown): Json => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : {});
 
+const MESSAGE_PREFIX = new TextEncoder().encode('{"event":"message",');
+const MESSAGE_PREFIX_SPACED = new TextEncoder().encode('{"event": "message", ');
+const ANSWER_KEY = new TextEncoder().encode('"answer":');
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+const encoder = new TextEncoder();
+
+function startsWith(b: Uint8Array, s: number, e: number, prefix: Uint8Array): boolean {
+  if (e - s < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (b[s + i] !== prefix[i]) return false;
+  return true;
+}
+
+/**
+ * Index of `needle` in b[s, e), or -1. The native byte search hops between occurrences of the
+ * needle's `anchor`-th byte (pick a rare one): a JavaScript loop over every byte of a frame was
+ * measured 10× slower before the JIT warms up, which a one-shot CLI never gets to.
+ */
+function find(b: Uint8Array, s: number, e: number, needle: Uint8Array, anchor: number): number {
+  const x = needle[anchor];
+  for (let i = b.indexOf(x, s + anchor); i !== -1 && i - anchor + needle.length <= e; i = b.indexOf(x, i + 1)) {
+    const start = i - anchor;
+    let j = 0;
+    while (j < needle.length && b[start + j] === needle[j]) j++;
+    if (j === needle.length) return start;
+  }
+  return -1;
+}
+
+/** True when b[s, e) is well-formed UTF-8 (so pieces can be joined as bytes and decoded once). */
+export function isWellFormedUtf8(b: Uint8Array, s: number, e: number): boolean {
+  let i = s;
+  while (i < e) {
+    const c = b[i];
+    if (c < 0x80) { i++; continue; }
+    let n: number;
+    let min: number;
+    if (c >= 0xc2 && c <= 0xdf) { n = 1; min = 0x80; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 2; min = 0x800; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 3; min = 0x10000; }
+    else return false;
+    if (i + n >= e) return false;
+    let cp = c & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const cc = b[i + k];
+      if ((cc & 0xc0) !== 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+/** The answer so far, as UTF-8 bytes: fast-path pieces are copied in without ever being decoded. */
+class Utf8Builder {
+  private bytes = new Uint8Array(4096);
+  length = 0;
+  private reserve(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+  /** Appends b[s, e) — the caller has checked it is well-formed UTF-8. */
+  appendBytes(b: Uint8Array, s: number, e: number): void {
+    const n = e - s;
+    this.reserve(n);
+    // Answer pieces are a few bytes: a loop beats creating a subarray for set().
+    if (n < 64) { const o = this.bytes; let l = this.length; for (let i = s; i < e; i++) o[l++] = b[i]; }
+    else this.bytes.set(b.subarray(s, e), this.length);
+    this.length += n;
+  }
+  appendString(t: string): void {
+    if (!t) return;
+    this.reserve(t.length * 3);
+    this.length += encoder.encodeInto(t, this.bytes.subarray(this.length)).written;
+  }
+  /** The text from byte `from` on. */
+  text(from = 0): string {
+    return utf8.decode(this.bytes.subarray(from, this.length));
+  }
+  clear(): void {
+    this.length = 0;
+  }
+}
+
 export class RunFold {
-  /** Answer pieces, flattened into `blocks` every 512: a piece is a slice that pins its whole frame in memory. */
-  private answer: string[] = [];
-  private blocks: string[] = [];
+  private answer = new Utf8Builder();
+  private lastPieceStart = 0;
   private text: string[] = [];
   private sawMessage = false;
   private sawWorkflow = false;
@@ -72,35 +157,50 @@ export class RunFold {
   private paused = false;
 
   /**
-   * The fast path for the bulk of a stream (measured: JSON.parse was most of the cost of a long
-   * answer): a `message` frame once the ids are known, whose answer has no escapes. Returns its
-   * answer, or null when the full parse is needed. Safe because the frame must start with the
-   * event key and have no nested object before "answer", so the key is top-level (a quote
-   * cannot appear unescaped inside a JSON string).
+   * The fast path for the bulk of a stream (measured: decoding and JSON.parse were most of the
+   * cost of a long answer): the raw bytes of a `message` frame, once the ids are known, whose
+   * answer is plain (no escapes, no control characters, well-formed UTF-8). Folds it and returns
+   * true, or returns false when the full parse is needed. Safe because the frame must start with
+   * the event key and have no `{` before "answer", so the key is top-level (a quote cannot appear
+   * unescaped inside a JSON string). `lastAnswer()` gives the piece as text.
    */
-  quick(data: string): string | null {
-    if (!this.ids.message_id || !(data.startsWith('{"event":"message",') || data.startsWith('{"event": "message", '))) return null;
-    const k = data.indexOf('"answer":');
-    if (k < 0 || data.lastIndexOf("{", k) > 0) return null;
-    let v = k + 9;
-    if (data.charCodeAt(v) === 32) v++;
-    if (data.charCodeAt(v) !== 34) return null;
-    const end = data.indexOf('"', v + 1);
-    if (end < 0) return null;
-    const answer = data.slice(v + 1, end);
-    if (answer.indexOf("\\") !== -1) return null;
+  quickBytes(b: Uint8Array, s: number, e: number): boolean {
+    if (!this.ids.message_id) return false;
+    let v: number;
+    if (startsWith(b, s, e, MESSAGE_PREFIX)) v = s + MESSAGE_PREFIX.length;
+    else if (startsWith(b, s, e, MESSAGE_PREFIX_SPACED)) v = s + MESSAGE_PREFIX_SPACED.length;
+    else return false;
+    const k = find(b, v, e, ANSWER_KEY, 4 /* the w */);
+    if (k < 0 || b[k - 1] === 92 /* \ */) return false;
+    const brace = b.indexOf(123 /* { */, v);
+    if (brace !== -1 && brace < k) return false;
+    v = k + ANSWER_KEY.length;
+    if (b[v] === 32) v++;
+    if (b[v] !== 34 /* " */) return false;
+    v++;
+    let q = v;
+    let high = 0;
+    for (; q < e; q++) {
+      const c = b[q];
+      if (c === 34) break;
+      if (c === 92 || c < 0x20) return false; // an escape or a raw control character: JSON.parse decides
+      high |= c;
+    }
+    if (q >= e) return false;
+    if (high >= 0x80 && !isWellFormedUtf8(b, v, q)) return false;
     this.sawMessage = true;
-    this.addAnswer(answer);
-    return answer;
+    this.lastPieceStart = this.answer.length;
+    this.answer.appendBytes(b, v, q);
+    return true;
+  }
+
+  /** The answer piece the last quickBytes() added. */
+  lastAnswer(): string {
+    return this.answer.text(this.lastPieceStart);
   }
 
   private addAnswer(a: string): void {
-    if (!a) return;
-    this.answer.push(a);
-    if (this.answer.length >= 512) {
-      this.blocks.push(this.answer.join(""));
-      this.answer = [];
-    }
+    this.answer.appendString(a);
   }
 
   /** Folds one event; returns the text a terminal should show now ("" if none). */
@@ -119,8 +219,8 @@ export class RunFold {
       case "message_replace": {
         this.sawMessage = true;
         const a = typeof d.answer === "string" ? d.answer : "";
-        this.blocks = [];
-        this.answer = [a];
+        this.answer.clear();
+        this.addAnswer(a);
         return `\n${a}`;
       }
       case "message_end":
@@ -198,7 +298,7 @@ export class RunFold {
   result(): RunResult {
     const r: RunResult = { status: this.status };
     if (this.isWorkflow) r.outputs = this.outputs ?? null;
-    else r.answer = this.blocks.join("") + this.answer.join("");
+    else r.answer = this.answer.text();
     if (this.ids.message_id) r.message_id = this.ids.message_id;
     if (this.ids.conversation_id) r.conversation_id = this.ids.conversation_id;
     if (this.ids.workflow_run_id) r.workflow_run_id = this.ids.workflow_run_id;

@@ -6,15 +6,17 @@ import { appDetail } from "../src/app-view.ts";
 import type { Ctx } from "../src/context.ts";
 import { CliError } from "../src/errors.ts";
 import { checkInputs, inputsError, readInputs, schemaFields } from "../src/input-schema.ts";
-import { RunFold, streamLine, toDifyEvent } from "../src/run-fold.ts";
+import { isWellFormedUtf8, RunFold, streamLine, toDifyEvent } from "../src/run-fold.ts";
 import { createSseDecoder } from "../src/sse.ts";
 import { cleanCell, cleanText, renderTable } from "../src/table.ts";
 import { createFixtures, IDS, inputSchema, type App } from "./fake/fixtures.ts";
 import { answerFor, runFrames, summarize } from "./fake/sse.ts";
+import { Rng } from "./stress/lib.ts";
 
 const apps = createFixtures().apps;
 const app = (id: string) => apps.find((a) => a.id === id)!;
 const CONV = "11111111-2222-4333-8444-555555555555";
+const enc = new TextEncoder();
 
 /** The fake server's frames for one run, through the real decoder in 1-byte chunks, folded. */
 function foldRun(a: App, query: string | undefined, inputs: Record<string, unknown>, conv: string | null = null): RunFold {
@@ -110,20 +112,51 @@ describe("folding run events", () => {
 
   test("the fast path only takes plain message frames, after the ids are known", () => {
     const f = new RunFold();
+    // Each frame sits inside other bytes, as in a network chunk: the range is what counts.
+    const quick = (data: string) => {
+      const b = enc.encode(`data: ${data}\n\n`);
+      return f.quickBytes(b, 6, b.length - 2) ? f.lastAnswer() : null;
+    };
     const plain = '{"event":"message","message_id":"m1","answer":"abc","from_variable_selector":null}';
-    expect(f.quick(plain)).toBeNull(); // ids not known yet
+    expect(quick(plain)).toBeNull(); // ids not known yet
     f.push(toDifyEvent({ data: plain })!);
-    expect(f.quick(plain)).toBe("abc");
-    expect(f.quick('{"event": "message", "message_id": "m1", "answer": "py"}')).toBe("py");
+    expect(quick(plain)).toBe("abc");
+    expect(quick('{"event": "message", "message_id": "m1", "answer": "py"}')).toBe("py");
+    expect(quick('{"event":"message","answer":"héllo 你好 🙂"}')).toBe("héllo 你好 🙂");
+    expect(quick('{"event":"message","answer":""}')).toBe("");
     for (const needsParse of [
       '{"event":"message","answer":"say \\"hi\\""}', // escapes
       '{"event":"message","answer":"line\\nbreak"}',
+      '{"event":"message","answer":"raw\ttab"}', // a raw control character: not valid JSON
       '{"event":"message","meta":{"answer":"nested"},"answer":"top"}', // a nested key first
+      '{"event":"message","x":"a\\"answer\\":\\"no\\""}', // the key only inside a string
       '{"event":"message_end","answer":"x"}',
       '{"event":"message","answer":null}',
-    ]) expect(f.quick(needsParse)).toBeNull();
-    expect(f.quick('{"event":"message",\n"answer":"multi"}')).toBe("multi"); // data that spanned two data: lines
-    expect(f.result().answer).toBe("abcabcpymulti");
+      '{"event":"message","answer":"cut off',
+    ]) expect(quick(needsParse)).toBeNull();
+    expect(f.result().answer).toBe("abcabcpyhéllo 你好 🙂");
+    // Invalid UTF-8 in an answer is left to the decoder on the slow path (replacement characters).
+    const bad = new Uint8Array([...enc.encode('{"event":"message","answer":"a'), 0xe4, 0xbd, ...enc.encode('"}')]);
+    expect(f.quickBytes(bad, 0, bad.length)).toBe(false);
+    // Pieces from the slow path and the fast path keep their order.
+    f.push(toDifyEvent({ data: '{"event":"message","answer":"\\u00e9!"}' })!);
+    expect(quick('{"event":"message","answer":"end"}')).toBe("end");
+    expect(f.result().answer).toBe("abcabcpyhéllo 你好 🙂é!end");
+  });
+
+  test("isWellFormedUtf8 accepts exactly what a strict decoder accepts", () => {
+    const strict = new TextDecoder("utf-8", { fatal: true });
+    const ok = (b: Uint8Array) => { try { strict.decode(b); return true; } catch { return false; } };
+    const rng = new Rng(7);
+    const rnd = () => rng.int(0x7fffffff);
+    const interesting = [0x00, 0x41, 0x7f, 0x80, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 0xa0, 0x9f, 0x8f, 0x90];
+    for (let n = 0; n < 20000; n++) {
+      const len = 1 + (rnd() % 6);
+      const b = new Uint8Array(len);
+      for (let i = 0; i < len; i++) b[i] = rnd() % 3 ? interesting[rnd() % interesting.length] : rnd() & 0xff;
+      expect([Array.from(b), isWellFormedUtf8(b, 0, len)]).toEqual([Array.from(b), ok(b)]);
+    }
+    for (const s of ["", "ascii", "é", "你好", "🙂", "a\u{10FFFF}b"]) expect(isWellFormedUtf8(enc.encode(s), 0, enc.encode(s).length)).toBe(true);
   });
 
   test("--stream lines: the server's JSON untouched, names added when missing, non-JSON wrapped", () => {

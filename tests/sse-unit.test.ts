@@ -1,14 +1,23 @@
 import { describe, expect, test } from "bun:test";
+import { createParser } from "eventsource-parser";
 import { CliError } from "../src/errors.ts";
 import { createSseDecoder, readSse, type SseEvent } from "../src/sse.ts";
+import { Rng } from "./stress/lib.ts";
 
 const enc = new TextEncoder();
 
 /** Decodes `bytes` fed in pieces of `size` bytes (1 = the worst case). */
-function decode(input: string | Uint8Array, size: number, max?: number): SseEvent[] {
+function decode(input: string | Uint8Array, size: number, max?: number, raw?: "take" | "alternate"): SseEvent[] {
   const bytes = typeof input === "string" ? enc.encode(input) : input;
   const out: SseEvent[] = [];
-  const d = createSseDecoder((e) => out.push(e), max);
+  // With `raw`, the fast path is offered too: it takes every event, or every other one.
+  let n = 0;
+  const onRaw = raw && ((b: Uint8Array, s: number, e: number) => {
+    if (raw === "alternate" && n++ % 2) return false;
+    out.push({ data: new TextDecoder("utf-8", { ignoreBOM: true }).decode(b.subarray(s, e)) });
+    return true;
+  });
+  const d = createSseDecoder((e) => out.push(e), max, onRaw || undefined);
   for (let i = 0; i < bytes.length; i += size) d.push(bytes.subarray(i, i + size));
   d.end();
   return out;
@@ -69,6 +78,10 @@ describe("SSE decoding", () => {
 
   test("a byte-order mark at the start is skipped", () => {
     expect(decode(new Uint8Array([0xef, 0xbb, 0xbf, ...enc.encode("data: a\n\n")]), 1)).toEqual([{ data: "a" }]);
+    // Only at the very start: later it is part of a field name ("\uFEFFdata" is no field), fast path or not.
+    for (const raw of [undefined, "take"] as const) {
+      expect(decode("data: a\n\n\uFEFFdata: b\n\ndata: c\n\n", 1000, undefined, raw)).toEqual([{ data: "a" }, { data: "c" }]);
+    }
   });
 
   test("an unterminated last event is dropped (SSE spec)", () => {
@@ -120,5 +133,78 @@ describe("readSse", () => {
   test("silence longer than idleMs is network_timeout", async () => {
     const body = new ReadableStream<Uint8Array>({ start(c) { c.enqueue(enc.encode("data: a\n\n")); } }); // never closes
     expect(await codeOf(readSse(body, () => {}, { idleMs: 50 }))).toBe("network_timeout");
+  });
+});
+
+describe("SSE decoding agrees with eventsource-parser", () => {
+  // The same inputs through the well-kept parser (decoded as text, in the same chunks) and ours.
+  function reference(bytes: Uint8Array, size: number): SseEvent[] {
+    const out: SseEvent[] = [];
+    const p = createParser({ onEvent: (e) => out.push(e.event === undefined ? { data: e.data } : { event: e.event, data: e.data }) });
+    const text = new TextDecoder();
+    let lastCR = false;
+    for (let i = 0; i < bytes.length; i += size) {
+      const s = text.decode(bytes.subarray(i, i + size), { stream: true });
+      if (s) { p.feed(s); lastCR = s.endsWith("\r"); }
+    }
+    if (lastCR) p.feed("\n"); // it holds a final CR back in case LF follows; at the end it is a line end
+    return out;
+  }
+
+  // Streams built line by line: a field (or not), a value made of a few pieces, a line end.
+  const fields = ["data: ", "data: ", "data: ", "data:", "data", "event: ", "event:", "event", "id: ", "retry: ", ": ", ":", "foo: ", "", "dat", "Data: "];
+  const values = ["x", "{\"event\":\"message\",\"answer\":\"hi\"}", " ", ":", "é", "你", "🙂", "ping", "\u0000", "data: "];
+  const ends = ["\n", "\n", "\r\n", "\r"];
+
+  test("on 5000 random streams, in random chunkings", () => {
+    const rng = new Rng(12345);
+    const rnd = (n: number) => rng.int(n);
+    for (let run = 0; run < 5000; run++) {
+      let s = rnd(10) === 0 ? "\uFEFF" : "";
+      const lines = 1 + rnd(12);
+      for (let i = 0; i < lines; i++) {
+        if (rnd(3) === 0) { s += ends[rnd(ends.length)]; continue; } // a blank line: dispatch
+        s += fields[rnd(fields.length)];
+        for (let k = rnd(3); k > 0; k--) s += values[rnd(values.length)];
+        s += ends[rnd(ends.length)];
+      }
+      const bytes = enc.encode(s);
+      const size = [1, 2, 3, 5, 8, 64, 1000, 1000][rnd(8)];
+      const expected = reference(bytes, size);
+      for (const raw of [undefined, "take", "alternate"] as const) {
+        expect({ s, size, raw, events: decode(bytes, size, undefined, raw) }).toEqual({ s, size, raw, events: expected });
+      }
+    }
+  });
+
+  test("the raw fast path sees exactly the data onEvent would have got, and may decline", () => {
+    const input = enc.encode("data: one\n\nevent: named\ndata: two\n\ndata: a\ndata: b\n\ndata:  spaced é\r\n\r\ndata: declined\n\n");
+    for (const size of [1, 2, 5, 1000]) {
+      const raw: string[] = [];
+      const events: SseEvent[] = [];
+      const d = createSseDecoder((e) => events.push(e), undefined, (b, s, e) => {
+        const text = new TextDecoder().decode(b.subarray(s, e));
+        if (text === "declined") return false;
+        raw.push(text);
+        return true;
+      });
+      for (let i = 0; i < input.length; i += size) d.push(input.subarray(i, i + size));
+      d.end();
+      // Only single-line events without an event: field take the raw path.
+      expect(raw).toEqual(["one", " spaced é"]);
+      expect(events).toEqual([{ event: "named", data: "two" }, { data: "a\nb" }, { data: "declined" }]);
+    }
+  });
+
+  test("a caller that reuses its chunk buffer does not corrupt an event still open", () => {
+    const out: SseEvent[] = [];
+    const d = createSseDecoder((e) => out.push(e));
+    const buf = new Uint8Array(16);
+    const feed = (s: string) => { buf.fill(0x7a); const b = enc.encode(s); buf.set(b); d.push(buf.subarray(0, b.length)); };
+    feed("data: first\n"); // the line is complete, the event is not
+    feed("\n");
+    feed("data: x\ndata: ");
+    feed("y\n\n");
+    expect(out).toEqual([{ data: "first" }, { data: "x\ny" }]);
   });
 });
