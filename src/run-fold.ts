@@ -54,30 +54,28 @@ export interface RunResult {
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 const obj = (v: unknown): Json => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : {});
 
-const MESSAGE_PREFIX = new TextEncoder().encode('{"event":"message",');
-const MESSAGE_PREFIX_SPACED = new TextEncoder().encode('{"event": "message", ');
-const ANSWER_KEY = new TextEncoder().encode('"answer":');
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const encoder = new TextEncoder();
 
-function startsWith(b: Uint8Array, s: number, e: number, prefix: Uint8Array): boolean {
-  if (e - s < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (b[s + i] !== prefix[i]) return false;
-  return true;
+// The byte tests below compare against constants one by one: before the JIT has warmed up (a
+// one-shot CLI spends much of a stream there) that was measured well ahead of loops over needle
+// arrays, and a native search call per candidate.
+
+/** If b[s, e) starts with {"event":"message", (a space allowed after each : and ,), the offset after it; else -1. */
+function afterMessagePrefix(b: Uint8Array, s: number, e: number): number {
+  if (e - s < 21) return -1;
+  if (b[s] !== 123 || b[s + 1] !== 34 || b[s + 2] !== 101 || b[s + 3] !== 118 || b[s + 4] !== 101 || b[s + 5] !== 110 || b[s + 6] !== 116 || b[s + 7] !== 34 || b[s + 8] !== 58) return -1;
+  let i = s + 9;
+  if (b[i] === 32) i++;
+  if (b[i] !== 34 || b[i + 1] !== 109 || b[i + 2] !== 101 || b[i + 3] !== 115 || b[i + 4] !== 115 || b[i + 5] !== 97 || b[i + 6] !== 103 || b[i + 7] !== 101 || b[i + 8] !== 34 || b[i + 9] !== 44) return -1;
+  i += 10;
+  return b[i] === 32 ? i + 1 : i;
 }
 
-/**
- * Index of `needle` in b[s, e), or -1. The native byte search hops between occurrences of the
- * needle's `anchor`-th byte (pick a rare one): a JavaScript loop over every byte of a frame was
- * measured 10× slower before the JIT warms up, which a one-shot CLI never gets to.
- */
-function find(b: Uint8Array, s: number, e: number, needle: Uint8Array, anchor: number): number {
-  const x = needle[anchor];
-  for (let i = b.indexOf(x, s + anchor); i !== -1 && i - anchor + needle.length <= e; i = b.indexOf(x, i + 1)) {
-    const start = i - anchor;
-    let j = 0;
-    while (j < needle.length && b[start + j] === needle[j]) j++;
-    if (j === needle.length) return start;
+/** Index of "answer": in b[from, e), or -1. Hops between the w's, a rare byte in a Dify frame. */
+function findAnswerKey(b: Uint8Array, from: number, e: number): number {
+  for (let w = b.indexOf(119, from + 4); w !== -1 && w + 4 < e; w = b.indexOf(119, w + 1)) {
+    if (b[w - 4] === 34 && b[w - 3] === 97 && b[w - 2] === 110 && b[w - 1] === 115 && b[w + 1] === 101 && b[w + 2] === 114 && b[w + 3] === 34 && b[w + 4] === 58) return w - 4;
   }
   return -1;
 }
@@ -117,14 +115,28 @@ class Utf8Builder {
     grown.set(this.bytes.subarray(0, this.length));
     this.bytes = grown;
   }
-  /** Appends b[s, e) — the caller has checked it is well-formed UTF-8. */
-  appendBytes(b: Uint8Array, s: number, e: number): void {
-    const n = e - s;
-    this.reserve(n);
-    // Answer pieces are a few bytes: a loop beats creating a subarray for set().
-    if (n < 64) { const o = this.bytes; let l = this.length; for (let i = s; i < e; i++) o[l++] = b[i]; }
-    else this.bytes.set(b.subarray(s, e), this.length);
-    this.length += n;
+  /**
+   * Appends the body of the JSON string that starts at b[s] (after its opening quote) when it is
+   * plain — no escape, no raw control character, well-formed UTF-8 — so its bytes are its text.
+   * Returns false, appending nothing, otherwise or when the closing quote is not before e.
+   */
+  appendPlainJsonString(b: Uint8Array, s: number, e: number): boolean {
+    this.reserve(e - s);
+    const o = this.bytes;
+    let l = this.length;
+    let high = 0;
+    for (let q = s; q < e; q++) {
+      const c = b[q];
+      if (c === 34) {
+        if (high >= 0x80 && !isWellFormedUtf8(b, s, q)) return false;
+        this.length = l;
+        return true;
+      }
+      if (c === 92 || c < 0x20) return false;
+      high |= c;
+      o[l++] = c;
+    }
+    return false;
   }
   appendString(t: string): void {
     if (!t) return;
@@ -143,6 +155,8 @@ class Utf8Builder {
 export class RunFold {
   private answer = new Utf8Builder();
   private lastPieceStart = 0;
+  /** The bytes of the last message frame that passed the full checks, up to its answer's opening quote. */
+  private header: Buffer | null = null;
   private text: string[] = [];
   private sawMessage = false;
   private sawWorkflow = false;
@@ -165,32 +179,30 @@ export class RunFold {
    * unescaped inside a JSON string). `lastAnswer()` gives the piece as text.
    */
   quickBytes(b: Uint8Array, s: number, e: number): boolean {
-    if (!this.ids.message_id) return false;
+    if (this.ids.message_id === undefined) return false;
+    // Within one message every frame repeats the same header (event, ids, created_at) up to the
+    // answer: one native compare against the last checked header replaces the checks below.
+    const h = this.header;
     let v: number;
-    if (startsWith(b, s, e, MESSAGE_PREFIX)) v = s + MESSAGE_PREFIX.length;
-    else if (startsWith(b, s, e, MESSAGE_PREFIX_SPACED)) v = s + MESSAGE_PREFIX_SPACED.length;
-    else return false;
-    const k = find(b, v, e, ANSWER_KEY, 4 /* the w */);
-    if (k < 0 || b[k - 1] === 92 /* \ */) return false;
-    const brace = b.indexOf(123 /* { */, v);
-    if (brace !== -1 && brace < k) return false;
-    v = k + ANSWER_KEY.length;
-    if (b[v] === 32) v++;
-    if (b[v] !== 34 /* " */) return false;
-    v++;
-    let q = v;
-    let high = 0;
-    for (; q < e; q++) {
-      const c = b[q];
-      if (c === 34) break;
-      if (c === 92 || c < 0x20) return false; // an escape or a raw control character: JSON.parse decides
-      high |= c;
+    if (h !== null && e - s > h.length && h.compare(b, s, s + h.length) === 0) {
+      v = s + h.length;
+    } else {
+      const from = afterMessagePrefix(b, s, e);
+      if (from < 0) return false;
+      const k = findAnswerKey(b, from, e);
+      if (k < 0 || b[k - 1] === 92 /* \\ */) return false;
+      const brace = b.indexOf(123 /* { */, from);
+      if (brace !== -1 && brace < k) return false;
+      v = k + 9;
+      if (b[v] === 32) v++;
+      if (b[v] !== 34 /* " */) return false;
+      v++;
+      this.header = Buffer.from(b.subarray(s, v));
     }
-    if (q >= e) return false;
-    if (high >= 0x80 && !isWellFormedUtf8(b, v, q)) return false;
+    const start = this.answer.length;
+    if (!this.answer.appendPlainJsonString(b, v, e)) return false;
     this.sawMessage = true;
-    this.lastPieceStart = this.answer.length;
-    this.answer.appendBytes(b, v, q);
+    this.lastPieceStart = start;
     return true;
   }
 

@@ -138,6 +138,18 @@ describe("folding run events", () => {
     // Invalid UTF-8 in an answer is left to the decoder on the slow path (replacement characters).
     const bad = new Uint8Array([...enc.encode('{"event":"message","answer":"a'), 0xe4, 0xbd, ...enc.encode('"}')]);
     expect(f.quickBytes(bad, 0, bad.length)).toBe(false);
+    // Frames that repeat a checked header take the one-compare path; an escape still sends one to JSON.parse.
+    const g = new RunFold();
+    const head = '{"event": "message", "conversation_id": "c1", "message_id": "m2", "created_at": 1, "answer": "';
+    g.push(toDifyEvent({ data: `${head}a"}` })!);
+    const gq = (data: string) => { const b = enc.encode(data); return g.quickBytes(b, 0, b.length) ? g.lastAnswer() : null; };
+    expect(gq(`${head}b", "from_variable_selector": null}`)).toBe("b");
+    expect(gq(`${head}c"}`)).toBe("c");
+    expect(gq(`${head}\\"q\\""}`)).toBeNull();
+    expect(gq(`${head}unterminated`)).toBeNull();
+    expect(gq(head.replace("m2", "m3") + 'd"}')).toBe("d"); // another header: checked in full again
+    expect(gq('{"event": "message", "meta": {"answer": "x"}, "answer": "y"}')).toBeNull();
+    expect(g.result().answer).toBe("abcd");
     // Pieces from the slow path and the fast path keep their order.
     f.push(toDifyEvent({ data: '{"event":"message","answer":"\\u00e9!"}' })!);
     expect(quick('{"event":"message","answer":"end"}')).toBe("end");
