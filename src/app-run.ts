@@ -7,7 +7,7 @@ import type { Ctx, Opts } from "./context.ts";
 import { CliError } from "./errors.ts";
 import type { SubjectType } from "./hosts-file.ts";
 import { checkInputs, inputsError, type InputsIO, MAX_INPUTS_BYTES, readInputs, schemaFields } from "./input-schema.ts";
-import { RunFold, streamLine, toDifyEvent } from "./run-fold.ts";
+import { DATA_PREFIX, RunFold, streamLine, toDifyEvent } from "./run-fold.ts";
 import { readSse, type SseEvent } from "./sse.ts";
 import { stdoutClosed } from "./output.ts";
 import { cleanText } from "./table.ts";
@@ -85,13 +85,15 @@ export async function streamRun(ctx: Ctx, body: ReadableStream<Uint8Array> | nul
     if (mode === "stream") pending += streamLine(ev) + "\n";
     else if (mode === "tty" && delta) pending += cleanText(delta);
   };
-  // Most frames of a long answer take this path: folded from their bytes, never parsed. A --stream
-  // line is the server's own one-line JSON.
-  const onRawData = (b: Uint8Array, s: number, e: number): boolean => {
-    if (!fold.quickBytes(b, s, e)) return false;
-    if (mode === "stream") pending += utf8.decode(b.subarray(s, e)) + "\n";
-    else if (mode === "tty") pending += cleanText(fold.lastAnswer());
-    return true;
+  // Most frames of a long answer take this path: folded from their bytes, never parsed. --stream
+  // lines are the server's own one-line JSON: each frame's data, without `data: ` and the blank line.
+  const onRawRun = (b: Uint8Array, p: number, limit: number): number => {
+    const before = fold.answerBytes;
+    const q = fold.foldFrames(b, p, limit);
+    if (q === p) return p;
+    if (mode === "stream") pending += utf8.decode(b.subarray(p + DATA_PREFIX.length, q - 1)).replaceAll(`\n\n${DATA_PREFIX}`, "\n");
+    else if (mode === "tty") pending += cleanText(fold.answerSince(before));
+    return q;
   };
   const flush = async () => {
     if (!pending) return;
@@ -102,7 +104,7 @@ export async function streamRun(ctx: Ctx, body: ReadableStream<Uint8Array> | nul
     if (outputClosed()) throw new StdoutClosed();
   };
   try {
-    if (body) await readSse(body, onEvent, { onRawData, signal: ctx.signal, onChunkDone: mode === "json" ? undefined : flush, idleMs: o.idleMs });
+    if (body) await readSse(body, onEvent, { onRawRun, signal: ctx.signal, onChunkDone: mode === "json" ? undefined : flush, idleMs: o.idleMs });
   } catch (e) {
     // `difyctl run … | head`: the reader has what it wanted; stop quietly, like a SIGPIPE would.
     if (e instanceof StdoutClosed) return 0;

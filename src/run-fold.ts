@@ -57,29 +57,6 @@ const obj = (v: unknown): Json => (typeof v === "object" && v !== null && !Array
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const encoder = new TextEncoder();
 
-// The byte tests below compare against constants one by one: before the JIT has warmed up (a
-// one-shot CLI spends much of a stream there) that was measured well ahead of loops over needle
-// arrays, and a native search call per candidate.
-
-/** If b[s, e) starts with {"event":"message", (a space allowed after each : and ,), the offset after it; else -1. */
-function afterMessagePrefix(b: Uint8Array, s: number, e: number): number {
-  if (e - s < 21) return -1;
-  if (b[s] !== 123 || b[s + 1] !== 34 || b[s + 2] !== 101 || b[s + 3] !== 118 || b[s + 4] !== 101 || b[s + 5] !== 110 || b[s + 6] !== 116 || b[s + 7] !== 34 || b[s + 8] !== 58) return -1;
-  let i = s + 9;
-  if (b[i] === 32) i++;
-  if (b[i] !== 34 || b[i + 1] !== 109 || b[i + 2] !== 101 || b[i + 3] !== 115 || b[i + 4] !== 115 || b[i + 5] !== 97 || b[i + 6] !== 103 || b[i + 7] !== 101 || b[i + 8] !== 34 || b[i + 9] !== 44) return -1;
-  i += 10;
-  return b[i] === 32 ? i + 1 : i;
-}
-
-/** Index of "answer": in b[from, e), or -1. Hops between the w's, a rare byte in a Dify frame. */
-function findAnswerKey(b: Uint8Array, from: number, e: number): number {
-  for (let w = b.indexOf(119, from + 4); w !== -1 && w + 4 < e; w = b.indexOf(119, w + 1)) {
-    if (b[w - 4] === 34 && b[w - 3] === 97 && b[w - 2] === 110 && b[w - 1] === 115 && b[w + 1] === 101 && b[w + 2] === 114 && b[w + 3] === 34 && b[w + 4] === 58) return w - 4;
-  }
-  return -1;
-}
-
 /** True when b[s, e) is well-formed UTF-8 (so pieces can be joined as bytes and decoded once). */
 export function isWellFormedUtf8(b: Uint8Array, s: number, e: number): boolean {
   let i = s;
@@ -105,58 +82,109 @@ export function isWellFormedUtf8(b: Uint8Array, s: number, e: number): boolean {
   return true;
 }
 
-/** The answer so far, as UTF-8 bytes: fast-path pieces are copied in without ever being decoded. */
+const BLOCK = 256 * 1024;
+
+/**
+ * The answer so far, as UTF-8 bytes in blocks: fast-path pieces are copied in without ever being
+ * decoded, and nothing is copied twice (a doubling buffer was measured at ~15% of a long fold).
+ */
 class Utf8Builder {
-  private bytes = new Uint8Array(4096);
+  private done: Uint8Array[] = [];
+  private doneLength = 0;
+  bytes = new Uint8Array(4096);
   length = 0;
-  private reserve(n: number): void {
+
+  /** Bytes written so far, across blocks. */
+  get total(): number {
+    return this.doneLength + this.length;
+  }
+
+  /** Makes room for n more bytes in `bytes`: a new block, so that no byte is ever copied twice. */
+  reserve(n: number): void {
     if (this.length + n <= this.bytes.length) return;
-    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
-  }
-  /**
-   * Appends the body of the JSON string that starts at b[s] (after its opening quote) when it is
-   * plain — no escape, no raw control character, well-formed UTF-8 — so its bytes are its text.
-   * Returns false, appending nothing, otherwise or when the closing quote is not before e.
-   */
-  appendPlainJsonString(b: Uint8Array, s: number, e: number): boolean {
-    this.reserve(e - s);
-    const o = this.bytes;
-    let l = this.length;
-    let high = 0;
-    for (let q = s; q < e; q++) {
-      const c = b[q];
-      if (c === 34) {
-        if (high >= 0x80 && !isWellFormedUtf8(b, s, q)) return false;
-        this.length = l;
-        return true;
-      }
-      if (c === 92 || c < 0x20) return false;
-      high |= c;
-      o[l++] = c;
+    if (this.length) {
+      this.done.push(this.bytes.subarray(0, this.length));
+      this.doneLength += this.length;
     }
-    return false;
+    this.bytes = new Uint8Array(Math.max(BLOCK, n));
+    this.length = 0;
   }
+
   appendString(t: string): void {
     if (!t) return;
     this.reserve(t.length * 3);
     this.length += encoder.encodeInto(t, this.bytes.subarray(this.length)).written;
   }
-  /** The text from byte `from` on. */
+
+  /** The text from byte `from` (a value of `total`) on. Pieces are whole characters, so are blocks. */
   text(from = 0): string {
-    return utf8.decode(this.bytes.subarray(from, this.length));
+    let out = "";
+    let at = 0;
+    for (const b of [...this.done, this.bytes.subarray(0, this.length)]) {
+      if (at + b.length > from) out += utf8.decode(from > at ? b.subarray(from - at) : b);
+      at += b.length;
+    }
+    return out;
   }
+
   clear(): void {
+    this.done = [];
+    this.doneLength = 0;
     this.length = 0;
   }
 }
 
+/** A JSON string body that needs no unescaping: what the fast path can take byte for byte. */
+const PLAIN = /^[^"\\\u0000-\u001f]*$/;
+/** The answer key, as a server writes it (json.dumps puts a space after the colon). */
+const ANSWER_KEY = /"answer"\s*:\s*"/g;
+const PROBE = "difyctl template probe";
+/** How every frame the fast path takes begins (Dify writes a space after the colon). */
+export const DATA_PREFIX = "data: ";
+
+/**
+ * The frame shape of one streaming message: within a message, every `message` frame is the same
+ * bytes but for the answer text (event, ids, created_at…). `sep` is what follows one frame's
+ * answer up to the next frame's answer: the rest of the JSON, the blank line, and `data: ` and
+ * the next JSON up to its answer; `tailLength` of it ends the frame. Learned from a frame that
+ * went through JSON.parse, and proven there: the same bytes with another plain answer parse to
+ * the same event with that answer (a plain string body cannot change how the rest is read).
+ */
+interface FrameTemplate {
+  head: string;
+  tail: string;
+  sep: Buffer;
+  tailLength: number;
+}
+
+/** The frame is the template's with this answer (then there is nothing new to learn). */
+function fits(t: FrameTemplate | null, raw: string, answer: string): boolean {
+  return t !== null && raw.length === t.head.length + answer.length + t.tail.length && raw.startsWith(t.head) && raw.endsWith(t.tail);
+}
+
+function learnTemplate(raw: string, d: Json, answer: string): FrameTemplate | null {
+  if (!PLAIN.test(answer) || raw.includes("\n") || raw.includes("\r")) return null;
+  const keys = [...raw.matchAll(ANSWER_KEY)];
+  // The last key wins in JSON.parse; a nested one is rejected by the probe.
+  for (let k = keys.length - 1; k >= 0; k--) {
+    const at = keys[k].index! + keys[k][0].length;
+    if (!raw.startsWith(answer + '"', at)) continue;
+    const head = raw.slice(0, at);
+    const tail = raw.slice(at + answer.length);
+    let probe: unknown;
+    try { probe = JSON.parse(head + PROBE + tail); } catch { continue; }
+    const p = obj(probe);
+    if (p.answer !== PROBE || p.event !== d.event) continue;
+    const tailBytes = encoder.encode(tail + "\n\n");
+    const sep = Buffer.concat([tailBytes, encoder.encode(DATA_PREFIX + head)]);
+    return { head, tail, sep, tailLength: tailBytes.length };
+  }
+  return null;
+}
+
 export class RunFold {
   private answer = new Utf8Builder();
-  private lastPieceStart = 0;
-  /** The bytes of the last message frame that passed the full checks, up to its answer's opening quote. */
-  private header: Buffer | null = null;
+  private template: FrameTemplate | null = null;
   private text: string[] = [];
   private sawMessage = false;
   private sawWorkflow = false;
@@ -172,43 +200,66 @@ export class RunFold {
 
   /**
    * The fast path for the bulk of a stream (measured: decoding and JSON.parse were most of the
-   * cost of a long answer): the raw bytes of a `message` frame, once the ids are known, whose
-   * answer is plain (no escapes, no control characters, well-formed UTF-8). Folds it and returns
-   * true, or returns false when the full parse is needed. Safe because the frame must start with
-   * the event key and have no `{` before "answer", so the key is top-level (a quote cannot appear
-   * unescaped inside a JSON string). `lastAnswer()` gives the piece as text.
+   * cost of a long answer; then per-frame calls and line searches): a RawRunHandler (see sse.ts).
+   * Takes the frames from b[p] on that match the current template with a plain answer (no
+   * escape, no control character, well-formed UTF-8), copying each answer's bytes; one native
+   * compare per frame checks the end of one frame and the start of the next. Returns where it
+   * stopped: the first frame that needs the full parse is left to it.
    */
-  quickBytes(b: Uint8Array, s: number, e: number): boolean {
-    if (this.ids.message_id === undefined) return false;
-    // Within one message every frame repeats the same header (event, ids, created_at) up to the
-    // answer: one native compare against the last checked header replaces the checks below.
-    const h = this.header;
-    let v: number;
-    if (h !== null && e - s > h.length && h.compare(b, s, s + h.length) === 0) {
-      v = s + h.length;
-    } else {
-      const from = afterMessagePrefix(b, s, e);
-      if (from < 0) return false;
-      const k = findAnswerKey(b, from, e);
-      if (k < 0 || b[k - 1] === 92 /* \\ */) return false;
-      const brace = b.indexOf(123 /* { */, from);
-      if (brace !== -1 && brace < k) return false;
-      v = k + 9;
-      if (b[v] === 32) v++;
-      if (b[v] !== 34 /* " */) return false;
-      v++;
-      this.header = Buffer.from(b.subarray(s, v));
+  foldFrames(b: Uint8Array, p: number, limit: number): number {
+    const t = this.template;
+    if (t === null) return p;
+    const sep = t.sep;
+    const tailLength = t.tailLength;
+    const headLength = sep.length - tailLength;
+    if (limit - p <= headLength || sep.compare(b, p, p + headLength, tailLength) !== 0) return p;
+    const a = this.answer;
+    let o = a.bytes;
+    let l = a.length;
+    let taken = p;
+    let v = p + headLength;
+    for (;;) {
+      if (o.length - l < 4096) {
+        a.length = l;
+        a.reserve(4096);
+        o = a.bytes;
+        l = a.length;
+      }
+      // An answer too long for the block is left to the slow path: no bounds checks in the loop.
+      const stop = Math.min(limit, v + o.length - l);
+      let high = 0;
+      let q = v;
+      let c = 0;
+      for (; q < stop; q++) {
+        c = b[q];
+        if (c === 34 || c === 92 || c < 0x20) break;
+        high |= c;
+        o[l++] = c;
+      }
+      if (c !== 34 || q >= stop || (high >= 0x80 && !isWellFormedUtf8(b, v, q))) break;
+      if (limit - q >= sep.length && sep.compare(b, q, q + sep.length) === 0) {
+        a.length = l;
+        taken = q + tailLength;
+        v = q + sep.length;
+        continue;
+      }
+      if (limit - q >= tailLength && sep.compare(b, q, q + tailLength, 0, tailLength) === 0) {
+        a.length = l;
+        taken = q + tailLength;
+      }
+      break;
     }
-    const start = this.answer.length;
-    if (!this.answer.appendPlainJsonString(b, v, e)) return false;
-    this.sawMessage = true;
-    this.lastPieceStart = start;
-    return true;
+    return taken;
   }
 
-  /** The answer piece the last quickBytes() added. */
-  lastAnswer(): string {
-    return this.answer.text(this.lastPieceStart);
+  /** Answer bytes so far: a mark for answerSince(). */
+  get answerBytes(): number {
+    return this.answer.total;
+  }
+
+  /** The answer text added since the mark. */
+  answerSince(mark: number): string {
+    return this.answer.text(mark);
   }
 
   private addAnswer(a: string): void {
@@ -226,6 +277,8 @@ export class RunFold {
         this.messageIds(d);
         const a = typeof d.answer === "string" ? d.answer : "";
         this.addAnswer(a);
+        // A frame whose answer has escapes says nothing new about the shape: keep the template.
+        if (typeof d.answer === "string" && !fits(this.template, ev.raw, a) && (PLAIN.test(a) || this.template === null)) this.template = learnTemplate(ev.raw, d, a);
         return a;
       }
       case "message_replace": {

@@ -10,7 +10,7 @@ import { isWellFormedUtf8, RunFold, streamLine, toDifyEvent } from "../src/run-f
 import { createSseDecoder } from "../src/sse.ts";
 import { cleanCell, cleanText, renderTable } from "../src/table.ts";
 import { createFixtures, IDS, inputSchema, type App } from "./fake/fixtures.ts";
-import { answerFor, runFrames, summarize } from "./fake/sse.ts";
+import { answerFor, PING as PING_FRAME, runFrames, summarize } from "./fake/sse.ts";
 import { Rng } from "./stress/lib.ts";
 
 const apps = createFixtures().apps;
@@ -110,50 +110,120 @@ describe("folding run events", () => {
     expect(toDifyEvent({ data: '{"event":"message","answer":"a"}' })!.name).toBe("message");
   });
 
-  test("the fast path only takes plain message frames, after the ids are known", () => {
+  test("the fast path takes only frames of the learned shape with a plain answer, and stops at the first other one", () => {
     const f = new RunFold();
-    // Each frame sits inside other bytes, as in a network chunk: the range is what counts.
-    const quick = (data: string) => {
-      const b = enc.encode(`data: ${data}\n\n`);
-      return f.quickBytes(b, 6, b.length - 2) ? f.lastAnswer() : null;
+    const head = '{"event": "message", "conversation_id": "c1", "message_id": "m1", "created_at": 1, "answer": "';
+    const tail = '", "from_variable_selector": null}';
+    const frame = (answer: string, h = head, t = tail) => `data: ${h}${answer}${t}\n\n`;
+    /** Offers `text` (inside other bytes, as in a network chunk) and says how many bytes were taken. */
+    const offer = (text: string) => {
+      const b = enc.encode(`xx${text}yy`);
+      return f.foldFrames(b, 2, b.length - 2) - 2;
     };
-    const plain = '{"event":"message","message_id":"m1","answer":"abc","from_variable_selector":null}';
-    expect(quick(plain)).toBeNull(); // ids not known yet
-    f.push(toDifyEvent({ data: plain })!);
-    expect(quick(plain)).toBe("abc");
-    expect(quick('{"event": "message", "message_id": "m1", "answer": "py"}')).toBe("py");
-    expect(quick('{"event":"message","answer":"héllo 你好 🙂"}')).toBe("héllo 你好 🙂");
-    expect(quick('{"event":"message","answer":""}')).toBe("");
-    for (const needsParse of [
-      '{"event":"message","answer":"say \\"hi\\""}', // escapes
-      '{"event":"message","answer":"line\\nbreak"}',
-      '{"event":"message","answer":"raw\ttab"}', // a raw control character: not valid JSON
-      '{"event":"message","meta":{"answer":"nested"},"answer":"top"}', // a nested key first
-      '{"event":"message","x":"a\\"answer\\":\\"no\\""}', // the key only inside a string
-      '{"event":"message_end","answer":"x"}',
-      '{"event":"message","answer":null}',
-      '{"event":"message","answer":"cut off',
-    ]) expect(quick(needsParse)).toBeNull();
-    expect(f.result().answer).toBe("abcabcpyhéllo 你好 🙂");
-    // Invalid UTF-8 in an answer is left to the decoder on the slow path (replacement characters).
-    const bad = new Uint8Array([...enc.encode('{"event":"message","answer":"a'), 0xe4, 0xbd, ...enc.encode('"}')]);
-    expect(f.quickBytes(bad, 0, bad.length)).toBe(false);
-    // Frames that repeat a checked header take the one-compare path; an escape still sends one to JSON.parse.
-    const g = new RunFold();
-    const head = '{"event": "message", "conversation_id": "c1", "message_id": "m2", "created_at": 1, "answer": "';
-    g.push(toDifyEvent({ data: `${head}a"}` })!);
-    const gq = (data: string) => { const b = enc.encode(data); return g.quickBytes(b, 0, b.length) ? g.lastAnswer() : null; };
-    expect(gq(`${head}b", "from_variable_selector": null}`)).toBe("b");
-    expect(gq(`${head}c"}`)).toBe("c");
-    expect(gq(`${head}\\"q\\""}`)).toBeNull();
-    expect(gq(`${head}unterminated`)).toBeNull();
-    expect(gq(head.replace("m2", "m3") + 'd"}')).toBe("d"); // another header: checked in full again
-    expect(gq('{"event": "message", "meta": {"answer": "x"}, "answer": "y"}')).toBeNull();
-    expect(g.result().answer).toBe("abcd");
-    // Pieces from the slow path and the fast path keep their order.
-    f.push(toDifyEvent({ data: '{"event":"message","answer":"\\u00e9!"}' })!);
-    expect(quick('{"event":"message","answer":"end"}')).toBe("end");
-    expect(f.result().answer).toBe("abcabcpyhéllo 你好 🙂é!end");
+    expect(offer(frame("a"))).toBe(0); // nothing learned yet
+    f.push(toDifyEvent({ data: frame("first").slice(6, -2) })!);
+    const two = frame("b") + frame("é 你好 🙂");
+    expect(offer(two)).toBe(enc.encode(two).length);
+    expect(offer(frame("") + frame("c"))).toBe(enc.encode(frame("") + frame("c")).length);
+    // Each of these stops the run at its start; the frames before it are taken.
+    const stops = [
+      frame('say \\"hi\\"'), // escapes need JSON.parse
+      frame("line\\nbreak"),
+      frame("raw\ttab"), // a raw control character: not valid JSON
+      frame("x", head.replace("m1", "m2")), // another message: another shape
+      frame("x", head, '", "answer": "later"}'), // a later key would win in JSON.parse
+      frame("x", head, tail + " "),
+      frame("cut", head, tail).slice(0, -1), // the blank line is not there yet
+      `data:${frame("x").slice(6)}`, // no space after the colon
+      `event: message\n${frame("x")}`,
+    ];
+    for (const stop of stops) {
+      const before = f.result().answer;
+      expect([stop, offer(frame("d") + stop)]).toEqual([stop, enc.encode(frame("d")).length]);
+      expect(f.result().answer).toBe(`${before}d`);
+    }
+    // Invalid UTF-8 is left to the decoder on the slow path (replacement characters).
+    const bad = new Uint8Array([...enc.encode(`data: ${head}a`), 0xe4, 0xbd, ...enc.encode(`${tail}\n\n`)]);
+    expect(f.foldFrames(bad, 0, bad.length)).toBe(0);
+    // A frame cut by the limit (the next CR, or the end of the chunk) is not taken.
+    const cut = enc.encode(frame("e") + frame("f"));
+    expect(f.foldFrames(cut, 0, cut.length - 1)).toBe(enc.encode(frame("e")).length);
+    expect(f.result().answer).toBe(`firstbé 你好 🙂c${"d".repeat(stops.length)}e`);
+    // Marks give the text a run added, for a terminal.
+    const mark = f.answerBytes;
+    expect(offer(frame("g") + frame("h"))).toBeGreaterThan(0);
+    expect(f.answerSince(mark)).toBe("gh");
+  });
+
+  test("the shape is learned only where JSON.parse agrees: the last top-level answer key", () => {
+    const learned = (data: string, next: string) => {
+      const f = new RunFold();
+      f.push(toDifyEvent({ data })!);
+      const b = enc.encode(`data: ${next}\n\n`);
+      return f.foldFrames(b, 0, b.length) === b.length ? f.result().answer : null;
+    };
+    // Nested keys, keys inside strings and duplicate keys: the fast path reads what JSON.parse reads.
+    expect(learned('{"event":"message","answer":"a","meta":{"answer":"a"}}', '{"event":"message","answer":"b","meta":{"answer":"a"}}')).toBe("ab");
+    expect(learned('{"event":"message","answer":"a","meta":{"answer":"a"}}', '{"event":"message","answer":"a","meta":{"answer":"b"}}')).toBeNull();
+    expect(learned('{"event":"message","answer":"a","answer":"z"}', '{"event":"message","answer":"a","answer":"y"}')).toBe("zy");
+    expect(learned('{"event":"message","x":"\\"answer\\": \\"a\\"","answer":"a"}', '{"event":"message","x":"\\"answer\\": \\"a\\"","answer":"b"}')).toBe("ab");
+    expect(learned('{"event":"agent_message","answer":"a"}', '{"event":"agent_message","answer":"b"}')).toBe("ab");
+    // No shape from an answer with escapes, or from data that spanned several lines.
+    expect(learned('{"event":"message","answer":"a\\n"}', '{"event":"message","answer":"b\\n"}')).toBeNull();
+    expect(learned('{"event":"message",\n"answer":"a"}', '{"event":"message",\n"answer":"b"}')).toBeNull();
+  });
+
+  test("folding with the fast path gives exactly the result without it (random streams and chunkings)", () => {
+    const rng = new Rng(99);
+    const shapes = [
+      (a: string) => ({ event: "message", conversation_id: "c1", message_id: "m1", created_at: 1, answer: a }),
+      (a: string) => ({ event: "message", message_id: "m2", answer: a, from_variable_selector: null }),
+      (a: string) => ({ event: "agent_message", id: "m3", answer: a }),
+    ];
+    const answers = ["tok ", "", "é", "你好", "🙂", 'q"uote', "back\\slash", "new\nline", "tab\t", "\u2028", "<b>", "answer", "RAW", "BAD", "BAD", "CUT"];
+    /**
+     * The frame's bytes; RAW becomes a raw tab (not valid JSON), BAD the start of a 3-byte
+     * character (E4 BD) and CUT its last byte (A0): invalid in one frame, valid across two.
+     */
+    const bytesOf = (json: string) => {
+      const b = enc.encode(`data: ${json.replaceAll("RAW", "\t")}\n\n`);
+      const out: number[] = [];
+      for (let i = 0; i < b.length; i++) {
+        const word = String.fromCharCode(b[i], b[i + 1], b[i + 2]);
+        if (word === "BAD") out.push(0xe4, 0xbd);
+        else if (word === "CUT") out.push(0xa0);
+        else { out.push(b[i]); continue; }
+        i += 2;
+      }
+      return new Uint8Array(out);
+    };
+    for (let run = 0; run < 300; run++) {
+      const parts: Uint8Array[] = [];
+      for (let i = 0, n = 1 + rng.int(40); i < n; i++) {
+        const r = rng.int(20);
+        if (r === 0) parts.push(enc.encode(PING_FRAME));
+        else if (r === 1) parts.push(enc.encode(`data: ${JSON.stringify({ event: "workflow_started", workflow_run_id: "w" })}\n\n`));
+        else if (r === 2) parts.push(new Uint8Array([...enc.encode(`data: {"event":"message","answer":"x`), 0xff, ...enc.encode('"}\n\n')]));
+        else if (r === 3) parts.push(enc.encode(`data: ${JSON.stringify(shapes[0]("a"))}\r\n\r\n`));
+        else if (r === 4) parts.push(bytesOf(JSON.stringify(shapes[0]("a")).replace(/}$/, ', "answer": "later"}')));
+        else {
+          const a = Array.from({ length: rng.int(3) }, () => answers[rng.int(answers.length)]).join("");
+          parts.push(bytesOf(JSON.stringify(shapes[rng.int(r < 12 ? 1 : 3)](a))));
+        }
+      }
+      if (rng.chance(0.5)) parts.push(enc.encode(`data: ${JSON.stringify({ event: "message_end", id: "m1", metadata: { usage: { total_tokens: 3 } } })}\n\n`));
+      const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
+      const size = [1, 3, 17, 64, 300, 1 << 20][rng.int(6)];
+      const fold = (fast: boolean) => {
+        const f = new RunFold();
+        const d = createSseDecoder((e) => { const ev = toDifyEvent(e); if (ev) f.push(ev); }, undefined, fast ? (b, p, l) => f.foldFrames(b, p, l) : undefined);
+        for (let i = 0; i < bytes.length; i += size) d.push(bytes.subarray(i, i + size));
+        d.end();
+        return f.result();
+      };
+      expect({ run, size, r: fold(true) }).toEqual({ run, size, r: fold(false) });
+    }
   });
 
   test("isWellFormedUtf8 accepts exactly what a strict decoder accepts", () => {

@@ -6,18 +6,33 @@ import { Rng } from "./stress/lib.ts";
 
 const enc = new TextEncoder();
 
+/**
+ * A RawRunHandler as the contract allows it: takes whole `data:` [space] <value> LF LF events from
+ * `start`, within `limit`, and records what it took. With `alternate`, every other call takes nothing.
+ */
+function rawRunTaker(out: SseEvent[], mode: "take" | "alternate") {
+  let calls = 0;
+  const text = new TextDecoder("utf-8", { ignoreBOM: true });
+  return (b: Uint8Array, start: number, limit: number): number => {
+    if (mode === "alternate" && calls++ % 2) return start;
+    let p = start;
+    for (;;) {
+      const end = b.indexOf(10, p);
+      if (end === -1 || end + 1 >= limit || b[end + 1] !== 10) return p;
+      const line = text.decode(b.subarray(p, end));
+      if (!line.startsWith("data:")) return p;
+      out.push({ data: line.slice(line.startsWith("data: ") ? 6 : 5) });
+      p = end + 2;
+    }
+  };
+}
+
 /** Decodes `bytes` fed in pieces of `size` bytes (1 = the worst case). */
 function decode(input: string | Uint8Array, size: number, max?: number, raw?: "take" | "alternate"): SseEvent[] {
   const bytes = typeof input === "string" ? enc.encode(input) : input;
   const out: SseEvent[] = [];
-  // With `raw`, the fast path is offered too: it takes every event, or every other one.
-  let n = 0;
-  const onRaw = raw && ((b: Uint8Array, s: number, e: number) => {
-    if (raw === "alternate" && n++ % 2) return false;
-    out.push({ data: new TextDecoder("utf-8", { ignoreBOM: true }).decode(b.subarray(s, e)) });
-    return true;
-  });
-  const d = createSseDecoder((e) => out.push(e), max, onRaw || undefined);
+  // With `raw`, the bulk fast path is offered too: it takes all it may, or every other time nothing.
+  const d = createSseDecoder((e) => out.push(e), max, raw ? rawRunTaker(out, raw) : undefined);
   for (let i = 0; i < bytes.length; i += size) d.push(bytes.subarray(i, i + size));
   d.end();
   return out;
@@ -177,23 +192,38 @@ describe("SSE decoding agrees with eventsource-parser", () => {
     }
   });
 
-  test("the raw fast path sees exactly the data onEvent would have got, and may decline", () => {
-    const input = enc.encode("data: one\n\nevent: named\ndata: two\n\ndata: a\ndata: b\n\ndata:  spaced é\r\n\r\ndata: declined\n\n");
+  test("the bulk fast path is offered only at event boundaries, never past a CR or the size limit", () => {
+    const input = "data: one\n\ndata: two\n\nevent: named\ndata: three\n\ndata: a\ndata: b\n\n: c\ndata: four\n\ndata: cr\r\n\r\ndata: five\n\n";
     for (const size of [1, 2, 5, 1000]) {
-      const raw: string[] = [];
+      const offers: string[] = [];
       const events: SseEvent[] = [];
-      const d = createSseDecoder((e) => events.push(e), undefined, (b, s, e) => {
-        const text = new TextDecoder().decode(b.subarray(s, e));
-        if (text === "declined") return false;
-        raw.push(text);
-        return true;
+      const take = rawRunTaker(events, "take");
+      const d = createSseDecoder((e) => events.push(e), undefined, (b, start, limit) => {
+        offers.push(new TextDecoder().decode(b.subarray(start, limit)));
+        return take(b, start, limit);
       });
-      for (let i = 0; i < input.length; i += size) d.push(input.subarray(i, i + size));
+      const bytes = enc.encode(input);
+      for (let i = 0; i < bytes.length; i += size) d.push(bytes.subarray(i, i + size));
       d.end();
-      // Only single-line events without an event: field take the raw path.
-      expect(raw).toEqual(["one", " spaced é"]);
-      expect(events).toEqual([{ event: "named", data: "two" }, { data: "a\nb" }, { data: "declined" }]);
+      expect(events).toEqual([{ data: "one" }, { data: "two" }, { event: "named", data: "three" }, { data: "a\nb" }, { data: "four" }, { data: "cr" }, { data: "five" }]);
+      // Offers stop before any CR, and none starts inside an event (after its name, or its first data line).
+      expect(offers.filter((o) => o.includes("\r") || /^(data: three|data: b)/.test(o))).toEqual([]);
+      expect(offers.some((o) => o.startsWith("data: "))).toBe(size === 1000);
     }
+    // A line cut by a chunk boundary is never offered from the middle, even when the rest looks like a frame.
+    const tricky = enc.encode("data: one\n\ndata: data: two\n\n:data: c\n\nevent: e\ndata: three\n\n");
+    for (let cut = 0; cut <= tricky.length; cut++) {
+      const events: SseEvent[] = [];
+      const d = createSseDecoder((e) => events.push(e), undefined, rawRunTaker(events, "take"));
+      d.push(tricky.subarray(0, cut));
+      d.push(tricky.subarray(cut));
+      expect({ cut, events }).toEqual({ cut, events: [{ data: "one" }, { data: "data: two" }, { event: "e", data: "three" }] });
+    }
+    // A handler may not take an event larger than the limit allows: the range ends there.
+    const limits: number[] = [];
+    const d = createSseDecoder(() => {}, 40, (_b, start, limit) => { limits.push(limit - start); return start; });
+    d.push(enc.encode(`data: ${"x".repeat(30)}\n\ndata: ${"y".repeat(30)}\n\n`));
+    expect(Math.max(...limits)).toBeLessThanOrEqual(40);
   });
 
   test("a caller that reuses its chunk buffer does not corrupt an event still open", () => {
