@@ -92,16 +92,16 @@ describe("ensureCompatible (unit)", () => {
     t.d.writeCache = () => { throw new Error("EROFS"); };
     expect(await skew(ensureCompatible(K, "h", t.d))).toBeNull();
   });
-  test("file cache round trip; garbage reads as a miss", () => {
+  test("file cache round trip; garbage reads as a miss", async () => {
     const dir = join(tempDir(), "cache", "nested");
     const c = fileCache(dir);
-    expect(c.readCache(K)).toBeNull();
+    expect(await c.readCache(K)).toBeNull();
     c.writeCache({ key: K, checked_at: 5, version: "1.14.0" });
-    expect(c.readCache(K)).toEqual({ key: K, checked_at: 5, version: "1.14.0" });
-    expect(c.readCache("https://other")).toBeNull();
+    expect(await c.readCache(K)).toEqual({ key: K, checked_at: 5, version: "1.14.0" });
+    expect(await c.readCache("https://other")).toBeNull();
     const f = readdirSync(dir)[0];
     writeFileSync(join(dir, f), "{not json");
-    expect(c.readCache(K)).toBeNull();
+    expect(await c.readCache(K)).toBeNull();
   });
 });
 
