@@ -3,17 +3,18 @@
 //  (a) latency: the server writes one event, waits for difyctl's --stream line, writes the next;
 //      median over BENCH_EVENTS (default 200) of write → line, and the same for curl.
 //  (b) throughput: a BENCH_MB (default 50) MB stream of small events, folded by difyctl (--json)
-//      versus `curl -N -o /dev/null`; median of BENCH_ROUNDS (default 3) interleaved rounds; and
-//      difyctl's fixed cost (a one-event run), to tell start-up from per-byte work.
+//      versus `curl -N -o /dev/null`; median of BENCH_ROUNDS (default 5) interleaved rounds; and
+//      the fixed cost of each (a one-event run), to tell start-up from per-byte work.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import { join } from "node:path";
-import { ROOT } from "./build-lib.mjs";
+import { BUN, ROOT } from "./build-lib.mjs";
 
 const EVENTS = Number(process.env.BENCH_EVENTS || 200);
 const MB = Number(process.env.BENCH_MB || 50);
-const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
 const WARMUP = 10;
 const APP = "c0000000-0000-4000-8000-0000000000be";
 const WS = "b0000000-0000-4000-8000-000000000001";
@@ -28,6 +29,16 @@ const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Mat
 // One small event, the shape of a Dify `message` frame.
 const frame = (i) => `data: {"event":"message","task_id":"01a20823-58d6-75cc-b811-7bab8999ef45","id":"01a20823-58d6-75cd-9a38-65aac495b649","message_id":"01a20823-58d6-75cd-9a38-65aac495b649","created_at":1795432863,"answer":"${String(i).padStart(8, "0")} tok ","from_variable_selector":null}\n\n`;
 const END = 'data: {"event":"message_end","metadata":{"usage":{"total_tokens":1}}}\n\n';
+
+// A second baseline: a compiled Bun program that only reads the same body and throws it away —
+// the most any client built on Bun's fetch could do, parsing nothing.
+const drain = (() => {
+  const work = mkdtempSync(join(tmpdir(), "difyctl-bench-"));
+  writeFileSync(join(work, "drain.ts"), 'const r = await fetch(process.argv[2], { method: "POST", body: "{}" }); for await (const _ of r.body!) {}\n');
+  const out = join(work, "drain");
+  const b = spawnSync(BUN, ["build", join(work, "drain.ts"), "--compile", "--minify", "--bytecode", "--format=esm", "--outfile", out], { stdio: "ignore" });
+  return b.status === 0 ? out : null;
+})();
 
 const bulk = (() => {
   const parts = [];
@@ -137,19 +148,28 @@ phase = "bulk";
 const mb = bulk.length / 1e6;
 const d = [];
 const c = [];
+const b = [];
 for (let r = 0; r < ROUNDS; r++) {
   d.push((await timed(bin, ["run", "app", APP, "--json"])).ms);
   c.push((await timed("curl", ["-sN", "-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", "-o", "/dev/null", runUrl])).ms);
+  if (drain) b.push((await timed(drain, [runUrl])).ms);
 }
-// The fixed part (start-up, version check, describe, run request) on a one-event stream.
+// The fixed part (start-up, version check, describe, run request) on a one-event stream, for both.
 phase = "tiny";
 const fixed = [];
-for (let r = 0; r < 5; r++) fixed.push((await timed(bin, ["run", "app", APP, "--json"])).ms);
+const cfixed = [];
+for (let r = 0; r < 5; r++) {
+  fixed.push((await timed(bin, ["run", "app", APP, "--json"])).ms);
+  cfixed.push((await timed("curl", ["-sN", "-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", "-o", "/dev/null", runUrl])).ms);
+}
 const dr = mb / (median(d) / 1000);
 const cr = mb / (median(c) / 1000);
+const ds = mb / ((median(d) - median(fixed)) / 1000);
+const cs = mb / ((median(c) - median(cfixed)) / 1000);
 console.log(`(b) throughput, ${mb.toFixed(1)} MB of small events (~${frame(0).length} B each), median of ${ROUNDS}:`);
 console.log(`    difyctl run --json (folded)  ${median(d).toFixed(0)} ms  ${dr.toFixed(0)} MB/s`);
 console.log(`    curl -N -o /dev/null         ${median(c).toFixed(0)} ms  ${cr.toFixed(0)} MB/s`);
 console.log(`    ratio difyctl / curl: ${(dr / cr).toFixed(2)}× (target ≥ 0.5×)`);
-console.log(`    difyctl fixed cost (one-event run): ${median(fixed).toFixed(0)} ms; streaming alone: ${(mb / ((median(d) - median(fixed)) / 1000)).toFixed(0)} MB/s`);
+if (b.length) console.log(`    compiled Bun fetch, body discarded: ${median(b).toFixed(0)} ms  ${(mb / (median(b) / 1000)).toFixed(0)} MB/s (${(median(c) / median(b)).toFixed(2)}× curl: the ceiling for a Bun client)`);
+console.log(`    fixed cost (one-event run): difyctl ${median(fixed).toFixed(0)} ms, curl ${median(cfixed).toFixed(0)} ms; streaming alone: difyctl ${ds.toFixed(0)} MB/s, curl ${cs.toFixed(0)} MB/s (${(ds / cs).toFixed(2)}×)`);
 server.close();
