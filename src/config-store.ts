@@ -13,6 +13,11 @@ export class ConfigStore {
   readonly dir: string;
   private readonly warn: (msg: string) => void;
   private warned = new Set<string>();
+  /**
+   * Stats started ahead of the read that needs them, used once (and dropped by any write): a
+   * read-only command's stats of the dir, hosts.yml and tokens.yml cost one thread-pool round trip.
+   */
+  private early = new Map<string, Promise<FileStat | null>>();
 
   constructor(dir: string = configDir(), warn: (msg: string) => void = () => {}) {
     this.dir = dir;
@@ -39,12 +44,6 @@ export class ConfigStore {
     try { owner = (await Bun.file(this.dir).stat()).uid; } catch { return; }
     this.warnIfForeign(owner);
   }
-
-  /**
-   * Stats started ahead of the read that needs them, used once: a read-only command's stats of the
-   * dir, hosts.yml and tokens.yml then cost one thread-pool round trip instead of three.
-   */
-  private early = new Map<string, Promise<FileStat | null>>();
 
   private statEarly(name: string): void {
     if (this.early.has(name)) return;
@@ -118,10 +117,12 @@ export class ConfigStore {
 
   /** Writers must hold the lock (see withLock). */
   writeHosts(h: HostsFile): void {
+    this.early.clear();
     writeFileAtomic(this.path(HOSTS_FILE), serializeHostsFile(h));
   }
 
   writeTokens(t: TokensFile): void {
+    this.early.clear(); // a stat taken before a write would describe the old file
     if (Object.keys(t.tokens).length === 0) removeFile(this.path(TOKENS_FILE));
     else writeFileAtomic(this.path(TOKENS_FILE), serializeTokensFile(t));
   }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decideBrowser, openerCommand } from "../src/browser.ts";
 import { configDir, cacheDir } from "../src/config-dir.ts";
@@ -149,6 +149,35 @@ describe("config store", () => {
     expect(back.account?.email).toBe("g@x.io");
     expect(store.readTokens().tokens.t1.bearer).toBe(TOKEN);
     expect(readdirSync(dir).filter((n) => n.includes(".tmp-"))).toEqual([]);
+  });
+  test("the read-only path (stat ahead, then map) reads what the sync path reads, and never a stale file", async () => {
+    const dir = join(tempDir(), "cfg");
+    const store = new ConfigStore(dir);
+    await store.withLock(() => {
+      store.writeHosts({ current_host: "h", subject_type: "account", account: { id: "a", email: "e@x", name: "é 你" }, token_storage: "file", token_id: "t1" });
+    });
+    expect(await store.readHostsAsync()).toEqual(store.readHosts());
+    // tokens.yml (absent) was statted ahead by readHostsAsync; a write in between must not leave that stat in use.
+    await store.withLock(() => store.writeTokens({ tokens: { t2: { host: "h", bearer: TOKEN, expires_at: null } } }));
+    expect(Object.keys((await store.readTokensAsync()).tokens)).toEqual(["t2"]);
+    expect(await store.readTokensAsync()).toEqual(store.readTokens());
+    // An error found by the early stat is reported by the read that needs it, not taken for "no file".
+    const odd = join(tempDir(), "odd");
+    mkdirSync(odd, { recursive: true });
+    symlinkSync("tokens.yml", join(odd, "tokens.yml")); // a loop: the stat itself fails
+    writeFileSync(join(odd, "hosts.yml"), "", { mode: 0o600 });
+    const oddStore = new ConfigStore(odd);
+    expect(await oddStore.readHostsAsync()).toEqual({});
+    let err: unknown;
+    try { await oddStore.readTokensAsync(); } catch (e) { err = e; }
+    expect((err as CliError).code).toBe("config_schema_unsupported");
+    // A FIFO is refused before anything opens it (opening one would block).
+    const fifo = join(tempDir(), "fifo");
+    mkdirSync(fifo);
+    Bun.spawnSync(["mkfifo", join(fifo, "hosts.yml")]);
+    let ferr: unknown;
+    try { await new ConfigStore(fifo).readHostsAsync(); } catch (e) { ferr = e; }
+    expect((ferr as CliError).message).toContain("not a regular file");
   });
   test("looser mode gives a warning", () => {
     const dir = tempDir();
