@@ -63,8 +63,8 @@ class ByteBuffer {
 
 export function createSseDecoder(onEvent: (e: SseEvent) => void, maxEventBytes = MAX_EVENT_BYTES, onRawRun?: RawRunHandler): SseDecoder {
   const tooLarge = () => new CliError("unknown", `the server sent an event larger than ${Math.max(1, maxEventBytes >> 20)} MiB`);
-  // The current event: its first data line is kept as bytes (it is usually the only one, and the
-  // fast path wants bytes); a second data line turns it into text.
+  // The current event: its first data line is kept as bytes (it is usually the only one, and is
+  // then decoded once, at dispatch); a second data line turns it into text.
   let lines = 0;
   let firstBytes: Uint8Array | null = null;
   let firstStart = 0;
