@@ -10,12 +10,14 @@ interface FlagDef { key: string; takesValue: boolean; negated: boolean; names: s
 /** "-v, --verbose", "--host <url>", "--no-browser" → how the parser reads them. */
 function flagDefs(spec: CommandSpec): FlagDef[] {
   const defs: FlagDef[] = [{ key: "help", takesValue: false, negated: false, names: ["-h", "--help"] }];
+  // Plain string operations, no regular expressions: each one compiled costs start-up (measured).
   for (const [flag] of spec.options ?? []) {
-    const names = flag.split(/[ ,]+/).filter((p) => p.startsWith("-"));
+    const names = flag.replaceAll(",", " ").split(" ").filter((p) => p.startsWith("-"));
     const long = names.find((n) => n.startsWith("--")) ?? names[0];
     const negated = long.startsWith("--no-");
-    const base = negated ? long.slice(5) : long.replace(/^-+/, "");
-    defs.push({ key: base.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), takesValue: /[<[]/.test(flag), negated, names });
+    const words = (negated ? long.slice(5) : long.slice(long.startsWith("--") ? 2 : 1)).split("-");
+    const key = words.map((w, i) => (i ? w.charAt(0).toUpperCase() + w.slice(1) : w)).join("");
+    defs.push({ key, takesValue: flag.includes("<") || flag.includes("["), negated, names });
   }
   return defs;
 }
@@ -53,7 +55,7 @@ export function parseFlags(spec: CommandSpec, rest: string[]): Parsed {
     options[def.key] = value;
   }
   if (options.help) return { args: [], options, help: true, helpText: commandHelp(spec) };
-  const declared = (spec.args ?? "").match(/<[^>]+>|\[[^\]]+\]/g) ?? [];
+  const declared = (spec.args ?? "").split(" ").filter((w) => w.startsWith("<") || w.startsWith("["));
   const required = declared.filter((d) => d.startsWith("<"));
   const variadic = declared.some((d) => d.includes("..."));
   if (args.length < required.length) {
