@@ -92,10 +92,13 @@ export function removeFile(path: string): void {
   }
 }
 
-/** Reads a file, or null when it does not exist. */
+function checkSize(size: number, path: string, maxBytes: number): void {
+  if (size > maxBytes) throw new CliError("config_schema_unsupported", `${path} is too large (${size} bytes)`, { hint: `remove or repair ${path}` });
+}
+
 function checkReadable(st: { isFile(): boolean; size: number }, path: string, maxBytes: number): void {
   if (!st.isFile()) throw new CliError("config_schema_unsupported", `${path} is not a regular file`, { hint: `remove ${path}` });
-  if (st.size > maxBytes) throw new CliError("config_schema_unsupported", `${path} is too large (${st.size} bytes)`, { hint: `remove or repair ${path}` });
+  checkSize(st.size, path, maxBytes);
 }
 
 /** Reads a file, or null when it does not exist. */
@@ -152,7 +155,7 @@ export async function readFileIfExistsAsync(path: string, maxBytes = 1 << 20, st
     }
   }
   // Replaced by a larger file since the stat.
-  if (bytes.length > maxBytes) checkReadable({ isFile: () => true, size: bytes.length }, path, maxBytes);
+  checkSize(bytes.length, path, maxBytes);
   // Decoded as UTF-8 like the sync reader (Bun.file().text() would honour a UTF-16 BOM).
   return { text: new TextDecoder().decode(bytes), mode };
 }

@@ -277,8 +277,9 @@ export class RunFold {
         this.messageIds(d);
         const a = typeof d.answer === "string" ? d.answer : "";
         this.addAnswer(a);
-        // A frame whose answer has escapes says nothing new about the shape: keep the template.
-        if (typeof d.answer === "string" && !fits(this.template, ev.raw, a) && (PLAIN.test(a) || this.template === null)) this.template = learnTemplate(ev.raw, d, a);
+        // A frame that teaches no new shape (escapes, several lines) leaves the last one in place:
+        // a template stays sound whatever other frames look like.
+        if (typeof d.answer === "string" && !fits(this.template, ev.raw, a)) this.template = learnTemplate(ev.raw, d, a) ?? this.template;
         return a;
       }
       case "message_replace": {
