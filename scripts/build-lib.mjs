@@ -36,8 +36,8 @@ export function compile({ target = null, outfile, entry = "src/main.ts", addon =
   mkdirSync(dirname(resolve(ROOT, outfile)), { recursive: true });
   const args = [
     // The keychain worker is a second entry point: the native keychain calls run there so the
-    // main thread can time them out (src/keychain-store.ts).
-    "build", entry, "src/keychain-worker.ts", "--compile", "--minify", "--bytecode", "--splitting", "--format=esm", "--sourcemap",
+    // main thread can time them out (src/storage/keychain-store.ts).
+    "build", entry, "src/storage/keychain-worker.ts", "--compile", "--minify", "--bytecode", "--splitting", "--format=esm", "--sourcemap",
     // A compiled binary otherwise loads .env and bunfig.toml (with `preload`) from the user's cwd.
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
     "--define", `DIFYCTL_VERSION=${JSON.stringify(info.version)}`,

@@ -1,9 +1,9 @@
-import { type CommandSpec, COMMANDS } from "./commands.ts";
-import { Ctx } from "./context.ts";
-import { CliError, renderError, toCliError } from "./errors.ts";
-import { flushOutput, jsonRequested, writeErr, writeOut } from "./output.ts";
-import { parseFlags, topLevelHelp, groupHelp } from "./router.ts";
-import { VERSION } from "./build-info.ts";
+import { type CommandSpec, COMMANDS } from "./cli/command-table.ts";
+import { Ctx } from "./cli/context.ts";
+import { CliError, renderError, toCliError } from "./cli/errors.ts";
+import { flushOutput, jsonRequested, writeErr, writeOut } from "./cli/output.ts";
+import { parseFlags, topLevelHelp, groupHelp } from "./cli/parse-flags.ts";
+import { VERSION } from "./cli/build-info.ts";
 
 async function main(argv: string[]): Promise<number> {
   const env = process.env as Record<string, string | undefined>;

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import {
   type CacheEntry, COMPAT_CACHE_TTL_MS, type CompatDeps, describeRange, ensureCompatible, fileCache, inSupportedRange, parseVersion,
   type Probe, SUPPORTED_SERVER_RANGE,
-} from "../src/compat.ts";
-import { CliError } from "../src/errors.ts";
+} from "../src/http/compat.ts";
+import { CliError } from "../src/cli/errors.ts";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
 import { baseEnv, envelope, FAST, login, run, signedIn, tempDir } from "./helpers.ts";
 

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { complete, type CompletionSources } from "../src/completion.ts";
-import { COMMANDS } from "../src/commands.ts";
+import { complete, type CompletionSources } from "../src/cli/completion.ts";
+import { COMMANDS } from "../src/cli/command-table.ts";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
 import { baseEnv, BIN, FAST, login, run, tempDir } from "./helpers.ts";
 

@@ -1,15 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { decideBrowser, openerCommand } from "../src/browser.ts";
-import { configDir, cacheDir } from "../src/config-dir.ts";
-import { ConfigStore } from "../src/config-store.ts";
-import { CliError, EXIT_CODES, exitCodeFor, renderError, toCliError } from "../src/errors.ts";
-import { normalizeHost, validateVerificationUri } from "../src/host-url.ts";
-import { withDirLock, writeFileAtomic } from "../src/atomic-file.ts";
-import { parseErrorBody, errorForStatus } from "../src/http-client.ts";
-import { redact } from "../src/redact.ts";
-import { envSession } from "../src/session.ts";
+import { decideBrowser, openerCommand } from "../src/ui/browser.ts";
+import { configDir, cacheDir } from "../src/storage/config-dir.ts";
+import { ConfigStore } from "../src/storage/config-store.ts";
+import { CliError, EXIT_CODES, exitCodeFor, renderError, toCliError } from "../src/cli/errors.ts";
+import { normalizeHost, validateVerificationUri } from "../src/http/host-url.ts";
+import { withDirLock, writeFileAtomic } from "../src/storage/atomic-file.ts";
+import { parseErrorBody, errorForStatus } from "../src/http/http-client.ts";
+import { redact } from "../src/ui/redact.ts";
+import { envSession } from "../src/auth/session.ts";
 import { tempDir } from "./helpers.ts";
 
 const TOKEN = "dfoa_" + "A".repeat(43);

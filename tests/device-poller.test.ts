@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { CliError } from "../src/errors.ts";
+import { CliError } from "../src/cli/errors.ts";
 import {
   awaitAuthorization,
   nextInterval,
@@ -8,7 +8,7 @@ import {
   type PollOutcome,
   type PollerEvent,
   type PollerOptions,
-} from "../src/device-poller.ts";
+} from "../src/auth/device-poller.ts";
 
 // ---------- fakes (virtual time only; nothing here really sleeps) ----------
 

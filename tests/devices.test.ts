@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type DeviceSession, devicesTable, parseSessionsPage, resolveDevice, resolutionError, safeLabel } from "../src/devices.ts";
-import { relativeTime, shortDate } from "../src/relative-time.ts";
+import { type DeviceSession, devicesTable, parseSessionsPage, resolveDevice, resolutionError, safeLabel } from "../src/auth/devices.ts";
+import { relativeTime, shortDate } from "../src/ui/relative-time.ts";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
 import { baseEnv, envelope, FAST, login, run, tempDir, serverPool } from "./helpers.ts";
 

@@ -5,7 +5,7 @@ import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { join } from "node:path";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
 import { baseEnv, envelope, FAST, login, run, tempDir, serverPool } from "./helpers.ts";
-import { noexecMount, skewCheck } from "../src/doctor.ts";
+import { noexecMount, skewCheck } from "../src/doctor/doctor.ts";
 
 const pool = serverPool();
 const server = pool.start;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { envSession } from "../src/session.ts";
+import { envSession } from "../src/auth/session.ts";
 import { type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
 import { baseEnv, envelope, FAST, login, run, tempDir } from "./helpers.ts";
 

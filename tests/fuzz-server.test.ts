@@ -8,8 +8,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { COMMANDS, type CommandSpec } from "../src/commands.ts";
-import { serializeHostsFile, serializeTokensFile } from "../src/hosts-file.ts";
+import { COMMANDS, type CommandSpec } from "../src/cli/command-table.ts";
+import { serializeHostsFile, serializeTokensFile } from "../src/storage/hosts-file.ts";
 import { EMAILS, type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
 import { baseEnv, tempDir } from "./helpers.ts";
 import { bytes, type CaseState, concat, HostileProxy, httpResponse, type Plan, type ProxiedRequest, type RealResponse, startRecorder } from "./stress/hostile.ts";

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CliError, renderError } from "../src/errors.ts";
-import { errorForStatus, HttpClient, parseErrorBody, retryAfterSeconds } from "../src/http-client.ts";
+import { CliError, renderError } from "../src/cli/errors.ts";
+import { errorForStatus, HttpClient, parseErrorBody, retryAfterSeconds } from "../src/http/http-client.ts";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
 import { baseEnv, envelope, FAST, login, run, signedIn, tempDir } from "./helpers.ts";
 

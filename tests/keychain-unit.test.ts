@@ -1,12 +1,12 @@
 // Keychain runtime without a keychain: failure classification, the login probe, the storage
 // decision and the token store, each against injected keyring functions.
 import { describe, expect, test } from "bun:test";
-import { CliError } from "../src/errors.ts";
-import { probeKeychain } from "../src/keychain-probe.ts";
+import { CliError } from "../src/cli/errors.ts";
+import { probeKeychain } from "../src/storage/keychain-probe.ts";
 import {
   classifyKeyringMessage, KeychainTokenStore, KeyringFailure, type KeyringFailureKind, type KeyringOps, keyringTimeoutMs, shortReason, WorkerKeyring,
-} from "../src/keychain-store.ts";
-import { decideStorage, storagePolicy } from "../src/storage-policy.ts";
+} from "../src/storage/keychain-store.ts";
+import { decideStorage, storagePolicy } from "../src/storage/storage-policy.ts";
 
 /** An in-memory keychain that records calls and can fail on chosen operations. */
 function fakeKeyring(opts: { fail?: Partial<Record<"get" | "set" | "delete", KeyringFailure>>; corruptReads?: boolean } = {}) {

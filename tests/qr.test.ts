@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encodeQr, penaltyScore, renderHalfBlocks, renderedWidth } from "../src/qr.ts";
+import { encodeQr, penaltyScore, renderHalfBlocks, renderedWidth } from "../src/ui/qr.ts";
 import { decodeHalfBlocks } from "./qr-decode.ts";
 
 function roundTrip(text: string): string | null {

@@ -4,7 +4,7 @@
 // the next run. Seeded: DIFYCTL_SEED=<n> replays the same operations and kill delays.
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { KeychainTokenStore, type KeyringOps } from "../src/keychain-store.ts";
+import { KeychainTokenStore, type KeyringOps } from "../src/storage/keychain-store.ts";
 import { EMAILS, type FakeServer, type RecordedRequest, startFakeServer } from "./fake/server.ts";
 import { baseEnv, tempDir } from "./helpers.ts";
 import {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { serializeHostsFile, serializeTokensFile } from "../src/hosts-file.ts";
+import { serializeHostsFile, serializeTokensFile } from "../src/storage/hosts-file.ts";
 import { EMAILS, type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
 import { baseEnv, tempDir } from "./helpers.ts";
 import { banner, hasCommand, MintLog, outputProblems, readDir, report, type Rng, scale, sessionOf, spawnCli, type SpawnResult } from "./stress/lib.ts";

@@ -10,8 +10,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import { COMMANDS } from "../src/commands.ts";
-import { maskSecrets, redact } from "../src/redact.ts";
+import { COMMANDS } from "../src/cli/command-table.ts";
+import { maskSecrets, redact } from "../src/ui/redact.ts";
 import { EMAILS, type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
 import { baseEnv, CAPTURE_DIR, ROOT, tempDir } from "./helpers.ts";
 import { report, spawnCli } from "./stress/lib.ts";

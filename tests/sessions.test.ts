@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkSurface, resolveWorkspace } from "../src/api-session.ts";
-import { CliError } from "../src/errors.ts";
-import type { Session } from "../src/session.ts";
+import { checkSurface, resolveWorkspace } from "../src/auth/api-session.ts";
+import { CliError } from "../src/cli/errors.ts";
+import type { Session } from "../src/auth/session.ts";
 import { type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
 import { BIN, baseEnv, envelope, FAST, login, run, tempDir } from "./helpers.ts";
 

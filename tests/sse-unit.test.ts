@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createParser } from "eventsource-parser";
-import { CliError } from "../src/errors.ts";
-import { createSseDecoder, readSse, type SseEvent } from "../src/sse.ts";
+import { CliError } from "../src/cli/errors.ts";
+import { createSseDecoder, readSse, type SseEvent } from "../src/http/sse.ts";
 import { Rng } from "./stress/lib.ts";
 
 const enc = new TextEncoder();

@@ -1,8 +1,8 @@
 // Shared by `auth devices list` and `auth devices revoke`: every page of the session list.
-import type { Ctx } from "../context.ts";
-import { type DeviceSession, parseSessionsPage } from "../devices.ts";
-import { CliError } from "../errors.ts";
-import type { HttpClient } from "../http-client.ts";
+import type { Ctx } from "../cli/context.ts";
+import { type DeviceSession, parseSessionsPage } from "../auth/devices.ts";
+import { CliError } from "../cli/errors.ts";
+import type { HttpClient } from "../http/http-client.ts";
 
 export const PAGE_LIMIT = 200;
 // 100 pages × 200 rows: far beyond any real account, but a server that always says has_more

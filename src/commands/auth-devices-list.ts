@@ -1,6 +1,6 @@
-import { openApi } from "../api-session.ts";
-import type { Ctx, Opts } from "../context.ts";
-import { devicesTable } from "../devices.ts";
+import { openApi } from "../auth/api-session.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
+import { devicesTable } from "../auth/devices.ts";
 import { explainSsoRefusal, fetchAllSessions, warnTruncated } from "./auth-devices-common.ts";
 
 export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {

@@ -1,9 +1,9 @@
-import { openApi } from "../api-session.ts";
-import type { Ctx, Opts } from "../context.ts";
-import { type DeviceSession, resolutionError, resolveDevice, safeLabel } from "../devices.ts";
-import { CliError } from "../errors.ts";
-import type { HttpClient } from "../http-client.ts";
-import { clearSession, type Session } from "../session.ts";
+import { openApi } from "../auth/api-session.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
+import { type DeviceSession, resolutionError, resolveDevice, safeLabel } from "../auth/devices.ts";
+import { CliError } from "../cli/errors.ts";
+import type { HttpClient } from "../http/http-client.ts";
+import { clearSession, type Session } from "../auth/session.ts";
 import { explainSsoRefusal, fetchAllSessions, warnTruncated } from "./auth-devices-common.ts";
 
 interface Revoked { id: string; device_label: string; current: boolean }
@@ -93,7 +93,7 @@ async function revokeOne(http: HttpClient, s: DeviceSession): Promise<void> {
 async function confirm(ctx: Ctx, others: DeviceSession[]): Promise<boolean> {
   await ctx.err(`These sessions will be revoked:\n${others.map((s) => `  ${safeLabel(s.device_label)}`).join("\n")}\n`);
   await ctx.err(`? Revoke ${others.length} session${others.length === 1 ? "" : "s"} (every one but this device)? [y/N] `);
-  const { readLine } = await import("../tty-ui.ts");
+  const { readLine } = await import("../ui/tty-ui.ts");
   const answer = (await readLine())?.trim().toLowerCase();
   return answer === "y" || answer === "yes";
 }

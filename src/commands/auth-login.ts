@@ -1,6 +1,6 @@
-import type { Ctx, Opts } from "../context.ts";
-import { CliError, toCliError } from "../errors.ts";
-import { login, type LoginOptions } from "../login-flow.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
+import { CliError, toCliError } from "../cli/errors.ts";
+import { login, type LoginOptions } from "../auth/login-flow.ts";
 
 export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
   const noWait = o.wait === false;
@@ -14,11 +14,11 @@ export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
     noQr: o.qr === false,
   };
   if (o.resume === true) {
-    const { resumeLogin } = await import("../login-pending.ts");
+    const { resumeLogin } = await import("../auth/login-pending.ts");
     return resumeLogin(ctx, opts);
   }
   // --json on a blocking login streams events; the two-step forms print one status object instead.
-  const events = ctx.json && !noWait ? new (await import("../login-events.ts")).LoginEvents(ctx) : null;
+  const events = ctx.json && !noWait ? new (await import("../auth/login-events.ts")).LoginEvents(ctx) : null;
   try {
     await login(ctx, { ...opts, events });
   } catch (e) {

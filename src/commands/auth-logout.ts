@@ -1,7 +1,7 @@
-import type { Ctx, Opts } from "../context.ts";
-import { CliError } from "../errors.ts";
-import { HttpClient } from "../http-client.ts";
-import { clearSession, ENV_HATCH_VARS, envHatchActive, notLoggedIn, storedSession } from "../session.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
+import { CliError } from "../cli/errors.ts";
+import { HttpClient } from "../http/http-client.ts";
+import { clearSession, ENV_HATCH_VARS, envHatchActive, notLoggedIn, storedSession } from "../auth/session.ts";
 
 const REVOKE_TIMEOUT_MS = 5000;
 
@@ -12,7 +12,7 @@ export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> 
     });
   }
   // A half-finished `login --no-wait` goes too: its device code must not outlive the logout.
-  const { clearPending } = await import("../login-pending.ts");
+  const { clearPending } = await import("../auth/login-pending.ts");
   const cancelledPending = clearPending(ctx.config);
   const session = await storedSession(ctx.config);
   if (!session && cancelledPending) {

@@ -1,6 +1,6 @@
-import type { Ctx, Opts } from "../context.ts";
-import { SESSION_LINE, SSO_SCOPES, SURFACE, whoLabel } from "../identity.ts";
-import { currentSession } from "../session.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
+import { SESSION_LINE, SSO_SCOPES, SURFACE, whoLabel } from "../auth/identity.ts";
+import { currentSession } from "../auth/session.ts";
 
 export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
   const s = await currentSession(() => ctx.config, ctx.env);
@@ -10,7 +10,7 @@ export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
     return 4;
   }
   // Network only when asked: plain `auth status` stays offline and loads nothing more.
-  const verified = o.verify === true ? await (await import("../verify-session.ts")).verifySession(ctx) : null;
+  const verified = o.verify === true ? await (await import("../auth/verify-session.ts")).verifySession(ctx) : null;
   const m = s.meta;
   const storage = s.source;
   const ws = m.workspace && (!m.current_workspace_id || m.current_workspace_id === m.workspace.id)

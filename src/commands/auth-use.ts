@@ -1,8 +1,8 @@
-import { checkSurface } from "../api-session.ts";
-import type { Ctx, Opts } from "../context.ts";
-import { CliError } from "../errors.ts";
-import type { Workspace } from "../hosts-file.ts";
-import { ENV_HATCH_VARS, envHatchActive, notLoggedIn, storedSession } from "../session.ts";
+import { checkSurface } from "../auth/api-session.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
+import { CliError } from "../cli/errors.ts";
+import type { Workspace } from "../storage/hosts-file.ts";
+import { ENV_HATCH_VARS, envHatchActive, notLoggedIn, storedSession } from "../auth/session.ts";
 
 const MAX_LISTED = 20;
 

@@ -1,5 +1,5 @@
-import type { Ctx, Opts } from "../context.ts";
-import { requireSession } from "../session.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
+import { requireSession } from "../auth/session.ts";
 
 export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
   const s = await requireSession(() => ctx.config, ctx.env);

@@ -1,7 +1,8 @@
-import { type Candidate, complete, formatCandidates, script, SHELLS, type Shell } from "../completion.ts";
-import type { Ctx, Opts } from "../context.ts";
-import { ConfigStore } from "../config-store.ts";
-import { CliError } from "../errors.ts";
+import { type Candidate, complete, formatCandidates, script, SHELLS, type Shell } from "../cli/completion.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
+import { ConfigStore } from "../storage/config-store.ts";
+import { CliError } from "../cli/errors.ts";
+import { echoInput } from "../ui/sanitize.ts";
 
 /**
  * `completion <shell>` prints the script; `completion <shell> -- <words…>` prints the candidates
@@ -10,7 +11,7 @@ import { CliError } from "../errors.ts";
 export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
   const shell = args[0] as Shell;
   if (!SHELLS.includes(shell)) {
-    throw new CliError("usage_invalid_flag", `unsupported shell '${String(args[0]).slice(0, 40).replace(/[^\x20-\x7e]/g, "?")}'`, { hint: `use one of: ${SHELLS.join(", ")}` });
+    throw new CliError("usage_invalid_flag", `unsupported shell '${echoInput(String(args[0]), 40)}'`, { hint: `use one of: ${SHELLS.join(", ")}` });
   }
   if (args.length === 1) {
     await ctx.out(script(shell));

@@ -1,8 +1,8 @@
-import { openApi } from "../api-session.ts";
-import { checkAppId, describeApp } from "../app-api.ts";
-import { wantsJson } from "../app-list.ts";
-import { appDetail } from "../app-view.ts";
-import type { Ctx, Opts } from "../context.ts";
+import { openApi } from "../auth/api-session.ts";
+import { checkAppId, describeApp } from "../apps/app-api.ts";
+import { wantsJson } from "../apps/app-list.ts";
+import { appDetail } from "../apps/app-view.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
 
 export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
   const id = checkAppId(args[0]);

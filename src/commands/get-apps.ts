@@ -1,7 +1,7 @@
-import { checkWorkspaceFlag, resolveWorkspace, openApi } from "../api-session.ts";
-import { ACCOUNT_CMDS } from "../app-api.ts";
-import { listApps, listFlags } from "../app-list.ts";
-import type { Ctx, Opts } from "../context.ts";
+import { checkWorkspaceFlag, resolveWorkspace, openApi } from "../auth/api-session.ts";
+import { ACCOUNT_CMDS } from "../apps/app-api.ts";
+import { listApps, listFlags } from "../apps/app-list.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
 
 export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
   const f = listFlags(o);

@@ -1,9 +1,9 @@
-import { openApi } from "../api-session.ts";
-import { checkAppId, fetchPages, MAX_LIST_LIMIT, SSO_CMDS } from "../app-api.ts";
-import { type AppRow, wantsJson } from "../app-list.ts";
-import { permittedAppDetail } from "../app-view.ts";
-import type { Ctx, Opts } from "../context.ts";
-import { CliError } from "../errors.ts";
+import { openApi } from "../auth/api-session.ts";
+import { checkAppId, fetchPages, MAX_LIST_LIMIT, SSO_CMDS } from "../apps/app-api.ts";
+import { type AppRow, wantsJson } from "../apps/app-list.ts";
+import { permittedAppDetail } from "../apps/app-view.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
+import { CliError } from "../cli/errors.ts";
 
 export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
   const id = checkAppId(args[0]);

@@ -1,5 +1,5 @@
-import { CHANNEL, COMMIT, platformName, VERSION } from "../build-info.ts";
-import type { Ctx, Opts } from "../context.ts";
+import { CHANNEL, COMMIT, platformName, VERSION } from "../cli/build-info.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
 
 export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
   const info = { version: VERSION, channel: CHANNEL, commit: COMMIT, platform: platformName(), arch: process.arch };

@@ -5,9 +5,9 @@
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { COMMANDS } from "../../src/commands.ts";
-import { EXIT_CODES } from "../../src/errors.ts";
-import { type HostsFile, parseHostsFile, parseTokensFile, type TokensFile } from "../../src/hosts-file.ts";
+import { COMMANDS } from "../../src/cli/command-table.ts";
+import { EXIT_CODES } from "../../src/cli/errors.ts";
+import { type HostsFile, parseHostsFile, parseTokensFile, type TokensFile } from "../../src/storage/hosts-file.ts";
 import type { FakeServer, TokenRow } from "../fake/server.ts";
 import { BIN, capture, type RunResult } from "../helpers.ts";
 

@@ -3,7 +3,7 @@
 // increment is lost and the final count falls below the number of increments the workers logged.
 //   bun tests/stress/lock-worker.ts <dir> <increments> <log-file>
 import { appendFileSync, readFileSync } from "node:fs";
-import { withDirLock, writeFileAtomic } from "../../src/atomic-file.ts";
+import { withDirLock, writeFileAtomic } from "../../src/storage/atomic-file.ts";
 
 const [dir, countText, log] = process.argv.slice(2) as [string, string, string];
 const n = Number(countText);

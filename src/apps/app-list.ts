@@ -1,0 +1,74 @@
+// Shared by `get apps` and `get permitted-external-apps`: flag checks, paging, output.
+import { type Cmds, fetchPages, MAX_LIST_LIMIT } from "./app-api.ts";
+import type { Ctx, Opts } from "../cli/context.ts";
+import { CliError } from "../cli/errors.ts";
+import type { HttpClient } from "../http/http-client.ts";
+import { cleanCell, renderTable } from "../ui/table.ts";
+
+/** Modes the server's closed enum knows (contract §2.12; upstream lists channel and rag-pipeline too). */
+export const APP_MODES = ["chat", "agent-chat", "advanced-chat", "completion", "workflow", "channel", "rag-pipeline"];
+export const DEFAULT_LIST_LIMIT = 200;
+
+export interface ListFlags { limit: number; mode?: string; name?: string }
+
+export function listFlags(o: Opts): ListFlags {
+  let limit = DEFAULT_LIST_LIMIT;
+  if (o.limit !== undefined) {
+    const s = String(o.limit);
+    limit = /^\d{1,9}$/.test(s) ? Number(s) : NaN;
+    if (!(limit >= 1 && limit <= MAX_LIST_LIMIT)) {
+      throw new CliError("usage_invalid_flag", `--limit must be a whole number from 1 to ${MAX_LIST_LIMIT} (got '${s.slice(0, 20)}')`);
+    }
+  }
+  const f: ListFlags = { limit };
+  if (o.mode !== undefined) {
+    const m = String(o.mode);
+    if (!APP_MODES.includes(m)) throw new CliError("usage_invalid_flag", `--mode must be one of ${APP_MODES.join(", ")}`);
+    f.mode = m;
+  }
+  if (o.name !== undefined) {
+    const n = String(o.name);
+    if (n.length > 200) throw new CliError("usage_invalid_flag", "--name must be at most 200 characters");
+    f.name = n;
+  }
+  return f;
+}
+
+export interface AppRow {
+  id: string;
+  name: string;
+  description?: string;
+  mode: string;
+  updated_at?: string;
+  workspace_id?: string;
+  workspace_name?: string | null;
+}
+
+/** JSON with --json or DIFY_OUTPUT=json, and whenever stdout is not a terminal (agents, pipes). */
+export function wantsJson(ctx: Ctx): boolean {
+  return ctx.json || !ctx.isTTY(1);
+}
+
+export async function listApps(ctx: Ctx, http: HttpClient, path: string, query: Record<string, string | undefined>, f: ListFlags, cmds: Cmds): Promise<void> {
+  const { rows, truncated } = await fetchPages<AppRow>(http, path, { ...query, mode: f.mode, name: f.name }, f.limit, cmds);
+  if (wantsJson(ctx)) {
+    await ctx.out(JSON.stringify(rows) + "\n");
+  } else if (!rows.length) {
+    await ctx.err("No apps found.\n");
+  } else {
+    const wsNames = new Set(rows.map((r) => r.workspace_name ?? r.workspace_id));
+    const showWs = wsNames.size > 1;
+    const headers = ["ID", "NAME", "MODE", "UPDATED", ...(showWs ? ["WORKSPACE"] : [])];
+    const body = rows.map((r) => [r.id, r.name, r.mode, shortDate(r.updated_at), ...(showWs ? [r.workspace_name ?? r.workspace_id] : [])]);
+    await ctx.out(renderTable(headers, body, [0, 40, 0, 0, 30]));
+  }
+  if (truncated && !ctx.json) await ctx.err(`note: showing the first ${rows.length} apps; raise --limit (up to ${MAX_LIST_LIMIT}) or narrow with --name/--mode\n`);
+}
+
+/** "2026-01-24T09:30:00Z" → "2026-01-24 09:30" (UTC); anything unparseable is shown cleaned. */
+export function shortDate(s: unknown): string {
+  if (typeof s !== "string") return "";
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) return cleanCell(s);
+  return new Date(t).toISOString().slice(0, 16).replace("T", " ");
+}

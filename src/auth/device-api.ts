@@ -1,0 +1,74 @@
+import { CliError } from "../cli/errors.ts";
+import type { PollOutcome } from "./device-poller.ts";
+import { type HttpClient, parseErrorBody } from "../http/http-client.ts";
+import { echoInput } from "../ui/sanitize.ts";
+
+export const CLIENT_ID = "difyctl";
+
+export interface DeviceCode {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  expires_in: number;
+  interval: number;
+}
+
+const NO_DEVICE_FLOW = "this host does not implement the OAuth device flow";
+
+/** POST /oauth/device/code, with the contract's failure modes mapped to CLI errors. */
+export async function requestDeviceCode(http: HttpClient, deviceLabel: string, signal?: AbortSignal): Promise<DeviceCode> {
+  const res = await http.post<Record<string, unknown>>("/oauth/device/code", { client_id: CLIENT_ID, device_label: deviceLabel }, {
+    retry: false, acceptStatus: [400, 404, 405, 429], signal,
+  });
+  if (res.status === 404 || res.status === 405) {
+    throw new CliError("unsupported_endpoint", NO_DEVICE_FLOW, { hint: "check the host URL; the server may be too old for difyctl", httpStatus: res.status });
+  }
+  if (res.status === 429) {
+    throw new CliError("rate_limited", "too many sign-in attempts from this address", { hint: "wait a while (the server allows 60 an hour) and try again", httpStatus: 429 });
+  }
+  const b = res.body ?? {};
+  if (res.status === 400) {
+    const code = typeof b.error === "string" ? b.error : typeof b.code === "string" ? b.code : "bad_request";
+    throw new CliError("server_4xx_other", `the server refused to start the sign-in (${sanitizeCode(code)})`, { httpStatus: 400 });
+  }
+  const str = (k: string) => (typeof b[k] === "string" && (b[k] as string).length > 0 && (b[k] as string).length < 4096 ? (b[k] as string) : null);
+  const device_code = str("device_code");
+  const user_code = str("user_code");
+  const verification_uri = str("verification_uri");
+  const missing = [!device_code && "device_code", !user_code && "user_code", !verification_uri && "verification_uri"].filter(Boolean);
+  if (missing.length) {
+    throw new CliError("unknown", `the server's device-code response is missing ${missing.join(", ")}`, { hint: "check that --host points at a Dify server" });
+  }
+  if (!/^[A-Za-z0-9-]{1,32}$/.test(user_code!)) throw new CliError("unknown", "the server sent a malformed user code");
+  const num = (k: string, dflt: number) => (typeof b[k] === "number" && Number.isFinite(b[k]) ? (b[k] as number) : dflt);
+  return { device_code: device_code!, user_code: user_code!, verification_uri: verification_uri!, expires_in: num("expires_in", 900), interval: num("interval", 5) };
+}
+
+function sanitizeCode(s: string): string {
+  return echoInput(s, 64);
+}
+
+/** POST /oauth/device/token once. Transport and 5xx failures throw (the poller retries them). */
+export async function pollDeviceToken(http: HttpClient, deviceCode: string, signal?: AbortSignal): Promise<PollOutcome> {
+  const res = await http.post<Record<string, unknown>>("/oauth/device/token", { device_code: deviceCode, client_id: CLIENT_ID }, {
+    retry: false, acceptStatus: [400, 403, 404, 405, 409, 422], signal,
+  });
+  const b = (res.body ?? {}) as Record<string, unknown>;
+  if (res.status === 404 || res.status === 405) throw new CliError("unsupported_endpoint", NO_DEVICE_FLOW, { httpStatus: res.status });
+  if (res.status === 200) {
+    if (typeof b.token !== "string" || !b.token) throw new CliError("unknown", "the server approved the sign-in but sent no token", { httpStatus: 200 });
+    return { kind: "token", payload: b };
+  }
+  const err = typeof b.error === "string" ? b.error : null;
+  switch (err) {
+    case "authorization_pending": return { kind: "pending" };
+    case "slow_down": return { kind: "slow_down", interval: typeof b.interval === "number" ? b.interval : undefined };
+    case "expired_token": return { kind: "expired" };
+    case "access_denied": return { kind: "denied" };
+    case null: {
+      const se = parseErrorBody(JSON.stringify(b));
+      return { kind: "unknown_error", error: sanitizeCode(se.code ?? `HTTP ${res.status}`) };
+    }
+    default: return { kind: "unknown_error", error: sanitizeCode(err) };
+  }
+}

@@ -1,0 +1,183 @@
+// Shell completion. The scripts are thin: on <Tab> they run `difyctl completion <shell> -- <words>`
+// and show what it prints, so the candidates always match the installed binary (a saved script
+// never goes stale) and the logic lives once, here, driven by the command table. Dynamic values
+// come from local files only — never the network — so a <Tab> costs one cold start (~10 ms).
+import { type CommandSpec, COMMANDS } from "./command-table.ts";
+
+export const SHELLS = ["bash", "zsh", "fish", "powershell"] as const;
+export type Shell = (typeof SHELLS)[number];
+
+export interface Candidate { word: string; desc?: string }
+
+/** Local state the completer may read (injected so it can be tested without files). */
+export interface CompletionSources {
+  workspaceIds(): Candidate[];
+}
+
+interface FlagInfo { names: string[]; takesValue: boolean; desc: string; valueName: string }
+
+function flagsOf(spec: CommandSpec): FlagInfo[] {
+  const out: FlagInfo[] = (spec.options ?? []).map(([flag, desc]) => ({
+    names: flag.split(/[ ,]+/).filter((p) => p.startsWith("-")),
+    takesValue: /[<[]/.test(flag),
+    desc,
+    valueName: (/<([^>]+)>/.exec(flag)?.[1] ?? "").toLowerCase(),
+  }));
+  out.push({ names: ["-h", "--help"], takesValue: false, desc: "Show help", valueName: "" });
+  return out;
+}
+
+/** Every path a command answers to, with its spec: the canonical path and the aliases. */
+function paths(): { path: string[]; spec: CommandSpec }[] {
+  return COMMANDS.flatMap((spec) => [spec.path, ...(spec.aliases ?? [])].map((path) => ({ path, spec })));
+}
+
+/** The next command words after `prefix`, with the summary of a leaf or the group name. */
+function childWords(prefix: string[]): Candidate[] {
+  const seen = new Map<string, Candidate>();
+  for (const { path, spec } of paths()) {
+    if (path.length <= prefix.length || !prefix.every((w, i) => path[i] === w)) continue;
+    const w = path[prefix.length];
+    if (seen.has(w)) continue;
+    const leaf = path.length === prefix.length + 1;
+    seen.set(w, { word: w, desc: leaf ? spec.summary : `${[...prefix, w].join(" ")} commands` });
+  }
+  if (prefix.length === 0) seen.set("help", { word: "help", desc: "Show help for a command" });
+  return [...seen.values()];
+}
+
+/** Positional values: workspace ids for `auth use`, shells for `completion`. */
+function argValues(spec: CommandSpec, argIndex: number, src: CompletionSources): Candidate[] {
+  const key = spec.path.join(" ");
+  if (key === "auth use" && argIndex === 0) return src.workspaceIds();
+  if (key === "completion" && argIndex === 0) return SHELLS.map((s) => ({ word: s }));
+  return [];
+}
+
+function flagValues(f: FlagInfo, src: CompletionSources): Candidate[] {
+  // No --host values: bash splits words at ':', which mangles URLs; the host is typed once anyway.
+  if (f.names.includes("--workspace") || f.valueName === "workspace-id") return src.workspaceIds();
+  return [];
+}
+
+/**
+ * Candidates for the last word of `words` (the words after `difyctl`; the last one is the word
+ * being completed, possibly ""). Filtered by that word's prefix.
+ */
+export function complete(words: string[], src: CompletionSources): Candidate[] {
+  const cur = words.length ? words[words.length - 1] : "";
+  const before = words.slice(0, -1);
+  const filter = (cs: Candidate[]) => cs.filter((c) => c.word.startsWith(cur));
+
+  // `help <command words>`
+  if (before[0] === "help") return filter(childWords(before.slice(1)));
+
+  // Longest command path matching the leading words.
+  let spec: CommandSpec | null = null;
+  let used = 0;
+  for (const p of paths()) {
+    if (p.path.length <= before.length && p.path.length > used && p.path.every((w, i) => before[i] === w)) {
+      spec = p.spec;
+      used = p.path.length;
+    }
+  }
+  if (!spec) {
+    if (before.some((w) => w.startsWith("-"))) return [];
+    return filter(childWords(before));
+  }
+
+  const flags = flagsOf(spec);
+  const rest = before.slice(used);
+  const prev = rest[rest.length - 1];
+  const prevFlag = prev !== undefined && !prev.includes("=") ? flags.find((f) => f.names.includes(prev)) : undefined;
+  if (prevFlag?.takesValue) return filter(flagValues(prevFlag, src));
+
+  let argIndex = 0;
+  let afterDashes = false;
+  const given = new Set<FlagInfo>();
+  for (let i = 0; i < rest.length; i++) {
+    const w = rest[i];
+    if (afterDashes || !w.startsWith("-") || w === "-") { argIndex++; continue; }
+    if (w === "--") { afterDashes = true; continue; }
+    const f = flags.find((x) => x.names.includes(w.split("=")[0]));
+    if (f) {
+      given.add(f);
+      if (f.takesValue && !w.includes("=")) i++;
+    }
+  }
+  if (cur.startsWith("-") && !afterDashes) {
+    // The parser refuses a flag given twice, so it is not offered again.
+    return filter(flags.filter((f) => !given.has(f)).map((f) => ({ word: f.names.find((n) => n.startsWith("--")) ?? f.names[0], desc: f.desc })));
+  }
+  return filter(argValues(spec, argIndex, src));
+}
+
+/** One candidate per line, in the form each shell's script reads. */
+export function formatCandidates(cands: Candidate[], shell: Shell): string {
+  const clean = (s: string) => s.replace(/[\t\n\r]/g, " ");
+  return cands.map((c) => {
+    const w = clean(c.word);
+    if (!c.desc || shell === "bash" || shell === "powershell") return w;
+    if (shell === "zsh") return `${w.replace(/\\/g, "\\\\").replace(/:/g, "\\:")}:${clean(c.desc)}`;
+    return `${w}\t${clean(c.desc)}`;
+  }).join("\n") + (cands.length ? "\n" : "");
+}
+
+/** The script for `shell`. */
+export function script(shell: Shell): string {
+  switch (shell) {
+    case "bash": return BASH;
+    case "zsh": return ZSH;
+    case "fish": return FISH;
+    case "powershell": return POWERSHELL;
+  }
+}
+
+const BASH = `# difyctl completion for bash. Load it with:  source <(difyctl completion bash)
+_difyctl_complete() {
+  local IFS=$'\\n'
+  local -a words=("\${COMP_WORDS[@]:1:COMP_CWORD}")
+  [ "\${#words[@]}" -lt "$COMP_CWORD" ] && words+=("")
+  COMPREPLY=($(command difyctl completion bash -- "\${words[@]}" 2>/dev/null))
+}
+complete -o default -F _difyctl_complete difyctl
+`;
+
+const ZSH = `#compdef difyctl
+# difyctl completion for zsh. Load it with:  source <(difyctl completion zsh)
+# (after compinit), or save it as _difyctl in a directory on $fpath.
+_difyctl() {
+  local -a cands
+  cands=("\${(@f)$(command difyctl completion zsh -- "\${(@)words[2,CURRENT]}" 2>/dev/null)}")
+  cands=("\${(@)cands:#}")
+  (( \${#cands} )) || return 1
+  _describe -t difyctl 'difyctl' cands
+}
+if [ "\${funcstack[1]}" = "_difyctl" ]; then
+  _difyctl "$@"
+else
+  compdef _difyctl difyctl
+fi
+`;
+
+const FISH = `# difyctl completion for fish. Load it with:  difyctl completion fish | source
+function __difyctl_complete
+    set -l words (commandline -opc)[2..-1]
+    set -l cur (commandline -ct)
+    command difyctl completion fish -- $words "$cur" 2>/dev/null
+end
+complete -c difyctl -f -a '(__difyctl_complete)'
+`;
+
+const POWERSHELL = `# difyctl completion for PowerShell. Load it with:
+#   difyctl completion powershell | Out-String | Invoke-Expression
+Register-ArgumentCompleter -Native -CommandName difyctl -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+    $words = @($commandAst.CommandElements | Select-Object -Skip 1 |
+        Where-Object { $_.Extent.EndOffset -le $cursorPosition } | ForEach-Object { $_.ToString() })
+    if ($wordToComplete -eq '') { $words += '""' }  # empty arguments are dropped by older PowerShell
+    & difyctl completion powershell -- @words 2>$null | ForEach-Object {
+        [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $_)
+    }
+}
+`;
