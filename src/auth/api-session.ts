@@ -46,10 +46,9 @@ export async function openApi(ctx: Ctx, surface: Surface, command: string): Prom
   if (!session) throw notLoggedIn();
   checkSurface(session, surface, command);
   await checkServerVersion(ctx, session.hostRef);
-  const http = new HttpClient({
+  const http = ctx.http({
     baseUrl: session.hostRef.baseUrl,
     bearer: session.bearer,
-    debug: ctx.debug,
     signal: ctx.signal,
     subjectType: session.subjectType,
     envToken: session.source === "env",

@@ -8,7 +8,7 @@ import { type HostsFile, hasSession, type TokenStorage, type Workspace } from ".
 import type { LoginEvents } from "./login-events.ts";
 import type { StorageChoice } from "../storage/storage-policy.ts";
 import { DEFAULT_HOST_SUGGESTION, type HostRef, hostRefFromStored, normalizeHost, validateVerificationUri } from "../http/host-url.ts";
-import { defaultSleep, HttpClient } from "../http/http-client.ts";
+import { defaultSleep } from "../http/http-client.ts";
 import { commitSession, ENV_HATCH_VARS, envHatchActive, openTokenStore, subjectForToken, invalidPrefix } from "./session.ts";
 import { chooseStorage } from "../storage/storage-choice.ts";
 import { TOKENS_FILE } from "../storage/config-store.ts";
@@ -105,7 +105,7 @@ export async function login(ctx: Ctx, opts: LoginOptions, clock: Clock = realClo
   }
   const storage = await chooseStorage(ctx, config, ref.host, opts.noKeyring);
   const signal = ctx.signal;
-  const http = new HttpClient({ baseUrl: ref.baseUrl, signal, debug: ctx.debug });
+  const http = ctx.http({ baseUrl: ref.baseUrl, signal });
   const code = await requestDeviceCode(http, deviceLabel(), signal);
   const verification = validateVerificationUri(code.verification_uri, opts.insecure);
   const openUrl = new URL(verification.toString());
@@ -200,7 +200,7 @@ export async function finishLogin(ctx: Ctx, f: FinishInput): Promise<void> {
   events?.emit("stored", { backend: storage.kind, ...(storage.kind === "file" ? { path: config.path(TOKENS_FILE) } : {}) });
   if (sameHostOtherAccount) {
     if (oldBearer) {
-      const oldHttp = new HttpClient({ baseUrl: ref.baseUrl, bearer: oldBearer, timeoutMs: 3000 });
+      const oldHttp = ctx.http({ baseUrl: ref.baseUrl, bearer: oldBearer, timeoutMs: 3000 });
       await oldHttp.delete("/account/sessions/self", { retry: false }).catch(() => {});
     }
     await ctx.err("note: previous account signed out\n");

@@ -11,7 +11,7 @@ import { nextInterval, pollMarginMs } from "./device-poller.ts";
 import { CliError } from "../cli/errors.ts";
 import type { TokenStorage } from "../storage/hosts-file.ts";
 import { hostRefFromStored, type HostRef, normalizeHost, validateVerificationUri } from "../http/host-url.ts";
-import { defaultSleep, HttpClient } from "../http/http-client.ts";
+import { defaultSleep } from "../http/http-client.ts";
 import type { LoginOptions } from "./login-flow.ts";
 import { markers } from "./login-present.ts";
 import { ENV_HATCH_VARS, envHatchActive, storedSession } from "./session.ts";
@@ -177,7 +177,7 @@ export async function resumeLogin(ctx: Ctx, opts: LoginOptions, sleep = defaultS
   // The URI was checked when it was saved; checking again guards against an edited file.
   validateVerificationUri(p.verification_uri, p.insecure);
 
-  const http = new HttpClient({ baseUrl: ref.baseUrl, signal, debug: ctx.debug });
+  const http = ctx.http({ baseUrl: ref.baseUrl, signal });
   const started = Date.now();
   // Best effort: a config dir that turned read-only only loses the saved poll time.
   const later = async (interval: number) => {

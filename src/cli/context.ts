@@ -1,34 +1,69 @@
+import { HttpClient, type HttpClientOptions } from "../http/http-client.ts";
+import { configDir } from "../storage/config-dir.ts";
 import { ConfigStore } from "../storage/config-store.ts";
-import { jsonRequested, writeErr, writeOut } from "./output.ts";
 import { redact } from "../ui/redact.ts";
+import { jsonRequested, writeErr, writeOut } from "./output.ts";
 
 export type Env = Record<string, string | undefined>;
+
+/**
+ * The side effects a command may have, each replaceable: the compiled binary uses the real ones,
+ * an in-process test passes a fake fetch, a fake terminal and a temp dir.
+ */
+export interface Effects {
+  fetch?: typeof fetch;
+  /** Writes to stdout / stderr (default: the process's, through the ordered writers in output.ts). */
+  stdout?: (text: string) => Promise<unknown>;
+  stderr?: (text: string) => Promise<unknown>;
+  /** Whether a file descriptor is a terminal (default: node:tty, loaded on first use). */
+  isTTY?: (fd: 0 | 1 | 2) => boolean;
+  /** The cancellation signal (default: aborted on SIGINT / SIGTERM). */
+  signal?: AbortSignal;
+}
+
+/** Untyped options: what a command receives until its entry in the command table is typed. */
 export type Opts = Record<string, unknown>;
+
+/** The options every command table entry may carry; each command's own options extend it. */
+export interface CommonOptions { json?: boolean }
 
 /** What a command gets: side effects behind small functions, so commands stay thin. */
 export class Ctx {
   readonly env: Env;
   readonly json: boolean;
+  private readonly fx: Effects;
   private _config?: ConfigStore;
   private _signal?: AbortController;
 
-  constructor(env: Env, opts: Opts) {
+  constructor(env: Env, opts: CommonOptions = {}, effects: Effects = {}) {
     this.env = env;
     this.json = jsonRequested(opts.json, env);
+    this.fx = effects;
   }
 
   out(text: string): Promise<unknown> {
-    return writeOut(text);
+    return this.fx.stdout ? this.fx.stdout(text) : writeOut(text);
   }
 
   /** stderr, always redacted. */
   err(text: string): Promise<unknown> {
-    return writeErr(redact(text));
+    const safe = redact(text);
+    return this.fx.stderr ? this.fx.stderr(safe) : writeErr(safe);
+  }
+
+  /** The config directory, from this context's environment. */
+  get configDir(): string {
+    return this.config.dir;
   }
 
   get config(): ConfigStore {
-    this._config ??= new ConfigStore(undefined, (m) => void this.err(m + "\n"));
+    this._config ??= new ConfigStore(configDir(this.env), (m) => void this.err(m + "\n"));
     return this._config;
+  }
+
+  /** The one place an HTTP client is built: this context's fetch, debug log and cancellation. */
+  http(o: Omit<HttpClientOptions, "fetch" | "debug">): HttpClient {
+    return new HttpClient({ debug: this.debug, ...o, ...(this.fx.fetch ? { fetch: this.fx.fetch } : {}) });
   }
 
   get debugEnabled(): boolean {
@@ -42,6 +77,7 @@ export class Ctx {
 
   /** Aborted on Ctrl-C / SIGTERM; installing the handler is deferred to the commands that wait. */
   get signal(): AbortSignal {
+    if (this.fx.signal) return this.fx.signal;
     if (!this._signal) {
       const ac = new AbortController();
       this._signal = ac;
@@ -53,6 +89,7 @@ export class Ctx {
   }
 
   isTTY(fd: 0 | 1 | 2): boolean {
+    if (this.fx.isTTY) return this.fx.isTTY(fd);
     // node:tty is loaded only by the commands that need to know (login, run): it costs start-up.
     const { isatty } = require("node:tty") as typeof import("node:tty");
     return isatty(fd);

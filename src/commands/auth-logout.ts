@@ -1,6 +1,5 @@
 import type { Ctx, Opts } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
-import { HttpClient } from "../http/http-client.ts";
 import { clearSession, ENV_HATCH_VARS, envHatchActive, notLoggedIn, storedSession } from "../auth/session.ts";
 
 const REVOKE_TIMEOUT_MS = 5000;
@@ -23,7 +22,7 @@ export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> 
   if (!session) throw notLoggedIn();
   // Best effort: a dead network or a revoked token never blocks the local clear.
   let revoked = false;
-  const http = new HttpClient({ baseUrl: session.hostRef.baseUrl, bearer: session.bearer, timeoutMs: REVOKE_TIMEOUT_MS, debug: ctx.debug });
+  const http = ctx.http({ baseUrl: session.hostRef.baseUrl, bearer: session.bearer, timeoutMs: REVOKE_TIMEOUT_MS });
   try {
     const res = await http.delete("/account/sessions/self", { retry: false, acceptStatus: [400, 401, 403, 404, 405, 409, 422, 500, 502, 503, 504] });
     revoked = res.status >= 200 && res.status < 300;

@@ -1,5 +1,6 @@
 import { type Candidate, complete, formatCandidates, script, SHELLS, type Shell } from "../cli/completion.ts";
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx, Env, Opts } from "../cli/context.ts";
+import { configDir } from "../storage/config-dir.ts";
 import { ConfigStore } from "../storage/config-store.ts";
 import { CliError } from "../cli/errors.ts";
 import { echoInput } from "../ui/sanitize.ts";
@@ -21,7 +22,7 @@ export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
   // Older PowerShell drops empty arguments, so its script sends "" for the empty word.
   if (shell === "powershell" && words[words.length - 1] === '""') words[words.length - 1] = "";
   try {
-    await ctx.out(formatCandidates(complete(words, { workspaceIds }), shell));
+    await ctx.out(formatCandidates(complete(words, { workspaceIds: () => workspaceIds(ctx.env) }), shell));
   } catch {
     // A broken config file must not spill errors into the user's command line.
   }
@@ -29,9 +30,9 @@ export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
 }
 
 /** available_workspaces from hosts.yml: local, no network, nothing written. */
-function workspaceIds(): Candidate[] {
+function workspaceIds(env: Env): Candidate[] {
   try {
-    const meta = new ConfigStore(undefined, () => {}).readHosts();
+    const meta = new ConfigStore(configDir(env), () => {}).readHosts();
     return (meta.available_workspaces ?? []).map((w) => ({ word: w.id, desc: [w.name, w.role].filter(Boolean).join(", ") }));
   } catch {
     return [];

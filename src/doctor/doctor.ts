@@ -9,7 +9,6 @@ import type { Ctx } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import { hasSession, type HostsFile, parseHostsFile, parseTokensFile } from "../storage/hosts-file.ts";
 import { type HostRef, hostRefFromStored, normalizeHost } from "../http/host-url.ts";
-import { HttpClient } from "../http/http-client.ts";
 import { redact } from "../ui/redact.ts";
 import { parsePending, PENDING_FILE } from "../auth/login-pending.ts";
 import { envSession } from "../auth/session.ts";
@@ -359,11 +358,11 @@ export function skewCheck(serverDate: string | null, sentAt: number, receivedAt:
   };
 }
 
-async function checkServer(ref: HostRef | null, signal: AbortSignal | undefined): Promise<Check[]> {
+async function checkServer(ctx: Pick<Ctx, "http">, ref: HostRef | null, signal: AbortSignal | undefined): Promise<Check[]> {
   if (!ref) {
     return [{ id: "server", title: "server", status: "warn", message: "no host to check (not logged in)", hint: "pass --host https://your-dify-host" }];
   }
-  const http = new HttpClient({ baseUrl: ref.baseUrl, timeoutMs: 5000, signal });
+  const http = ctx.http({ baseUrl: ref.baseUrl, timeoutMs: 5000, signal });
   const out: Check[] = [];
   const sent = Date.now();
   let res;
@@ -404,7 +403,7 @@ async function checkServer(ref: HostRef | null, signal: AbortSignal | undefined)
 
 // ── Assembly and output ──────────────────────────────────────────────────────────────────────
 
-export async function collectChecks(ctx: Pick<Ctx, "env"> & { signal?: AbortSignal }, o: { host?: string }): Promise<Check[]> {
+export async function collectChecks(ctx: Pick<Ctx, "env" | "http"> & { signal?: AbortSignal }, o: { host?: string }): Promise<Check[]> {
   const env = ctx.env;
   const checks: Check[] = [checkEnv(env)];
   let dir: string | null = null;
@@ -426,7 +425,7 @@ export async function collectChecks(ctx: Pick<Ctx, "env"> & { signal?: AbortSign
     checks.push({ id: "server", title: "server", status: "fail", message: (e as Error).message, hint: (e as CliError).hint });
     return checks;
   }
-  checks.push(...(await checkServer(ref, ctx.signal)));
+  checks.push(...(await checkServer(ctx, ref, ctx.signal)));
   return checks;
 }
 
@@ -457,7 +456,7 @@ function clean(s: string): string {
 }
 
 export async function runDoctor(ctx: Ctx, o: { host?: string }): Promise<number> {
-  const checks = (await collectChecks({ env: ctx.env, signal: ctx.signal }, o))
+  const checks = (await collectChecks({ env: ctx.env, http: (x) => ctx.http(x), signal: ctx.signal }, o))
     .map((c) => ({ ...c, message: clean(c.message), ...(c.hint ? { hint: clean(c.hint) } : {}) }));
   const s = summarize(checks);
   if (ctx.json) {

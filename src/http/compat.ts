@@ -6,7 +6,6 @@ import { cacheDir } from "../storage/config-dir.ts";
 import type { Ctx } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import type { HostRef } from "./host-url.ts";
-import { HttpClient } from "./http-client.ts";
 
 /** Dify releases this difyctl is built for: min inclusive, below exclusive. */
 export const SUPPORTED_SERVER_RANGE = { min: "1.14.0", below: "2.0.0" } as const;
@@ -108,9 +107,9 @@ export function fileCache(dir: string): Pick<CompatDeps, "readCache" | "writeCac
   };
 }
 
-export async function probeVersion(ref: HostRef, signal: AbortSignal | undefined, debug?: (l: string) => void): Promise<Probe> {
+export async function probeVersion(ctx: Pick<Ctx, "http" | "signal">, ref: HostRef): Promise<Probe> {
   // Unauthenticated on purpose: the bearer has no business on a public endpoint.
-  const http = new HttpClient({ baseUrl: ref.baseUrl, signal, debug, timeoutMs: PROBE_TIMEOUT_MS });
+  const http = ctx.http({ baseUrl: ref.baseUrl, signal: ctx.signal, timeoutMs: PROBE_TIMEOUT_MS });
   try {
     const res = await http.get<{ version?: unknown }>("/_version", { retry: false, acceptStatus: [404] });
     if (res.status === 404) return { kind: "absent" };
@@ -127,6 +126,6 @@ export function checkServerVersion(ctx: Ctx, ref: HostRef): Promise<void> {
   try { dir = cacheDir(ctx.env); } catch { /* no cache location: probe every time */ }
   const cache = dir ? fileCache(dir) : { readCache: () => null, writeCache: () => {} };
   return ensureCompatible(ref.baseUrl, ref.host, {
-    ...cache, now: () => Date.now(), debug: ctx.debug, probe: () => probeVersion(ref, ctx.signal, ctx.debug),
+    ...cache, now: () => Date.now(), debug: ctx.debug, probe: () => probeVersion(ctx, ref),
   });
 }
