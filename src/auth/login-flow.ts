@@ -13,6 +13,7 @@ import { commitSession, ENV_HATCH_VARS, envHatchActive, openTokenStore, subjectF
 import { chooseStorage } from "../storage/storage-choice.ts";
 import { TOKENS_FILE } from "../storage/config-store.ts";
 import { fileExists } from "../storage/atomic-file.ts";
+import { line } from "../ui/sanitize.ts";
 
 export interface LoginOptions {
   host?: string;
@@ -101,7 +102,7 @@ export async function login(ctx: Ctx, opts: LoginOptions, clock: Clock = realClo
   }
   const hadSession = hasSession(old);
   if (hadSession && old.current_host !== ref.host) {
-    await ctx.err(`note: switching from ${old.current_host} to ${ref.host}; previous session will be cleared\n`);
+    await ctx.err(line`note: switching from ${old.current_host} to ${ref.host}; previous session will be cleared` + "\n");
   }
   const storage = await chooseStorage(ctx, config, ref.host, opts.noKeyring);
   const signal = ctx.signal;
@@ -217,9 +218,9 @@ export async function finishLogin(ctx: Ctx, f: FinishInput): Promise<void> {
     return;
   }
   if (meta.subject_type === "external_sso") {
-    await ctx.out(`Logged in as ${meta.external_sso!.email} (external SSO, issuer: ${meta.external_sso!.issuer})\n`);
+    await ctx.out(line`Logged in as ${meta.external_sso!.email} (external SSO, issuer: ${meta.external_sso!.issuer})` + "\n");
   } else {
-    await ctx.out(`Logged in as ${meta.account!.email}${meta.account!.name ? ` (${meta.account!.name})` : ""}\n`);
-    if (meta.workspace) await ctx.out(`Workspace: ${meta.workspace.name}\n`);
+    await ctx.out(line`Logged in as ${meta.account!.email}${meta.account!.name ? line` (${meta.account!.name})` : ""}` + "\n");
+    if (meta.workspace) await ctx.out(line`Workspace: ${meta.workspace.name}` + "\n");
   }
 }

@@ -15,6 +15,7 @@ import { defaultSleep } from "../http/http-client.ts";
 import type { LoginOptions } from "./login-flow.ts";
 import { markers } from "./login-present.ts";
 import { ENV_HATCH_VARS, envHatchActive, storedSession } from "./session.ts";
+import { line } from "../ui/sanitize.ts";
 
 export const PENDING_FILE = "login-pending.yml";
 /** `auth login --resume`: the sign-in is not approved yet; run it again. Not an error code. */
@@ -240,7 +241,7 @@ async function noPending(ctx: Ctx): Promise<number> {
     }) + "\n");
   } else {
     const who = m.subject_type === "external_sso" ? m.external_sso?.email : m.account?.email;
-    await ctx.out(`Already logged in to ${s.hostRef.host} as ${who}; no sign-in is pending.\n`);
+    await ctx.out(line`Already logged in to ${s.hostRef.host} as ${who}; no sign-in is pending.` + "\n");
   }
   return 0;
 }

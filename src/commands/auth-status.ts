@@ -1,6 +1,8 @@
 import type { Ctx, Opts } from "../cli/context.ts";
 import { SESSION_LINE, SSO_SCOPES, SURFACE, whoLabel } from "../auth/identity.ts";
-import { currentSession } from "../auth/session.ts";
+import { currentSession, type Session } from "../auth/session.ts";
+import type { Workspace } from "../storage/hosts-file.ts";
+import { sanitize, sanitizeDeep } from "../ui/sanitize.ts";
 
 export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
   const s = await currentSession(() => ctx.config, ctx.env);
@@ -30,8 +32,14 @@ export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
     }) + "\n");
     return 0;
   }
+  return printHuman(ctx, { ...s, meta: sanitizeDeep(m), hostRef: { ...s.hostRef, host: sanitize(s.hostRef.host, { oneLine: true }) } }, sanitizeDeep(ws), o.verbose === true, verified);
+}
+
+/** The human form; `s` and `ws` are display copies whose strings are already clean. */
+async function printHuman(ctx: Ctx, s: Session, ws: Workspace | null, verbose: boolean, verified: { endpoint: string; latency_ms: number } | null): Promise<number> {
+  const m = s.meta;
+  const storage = s.source;
   const lines: string[] = [];
-  const verbose = o.verbose === true;
   const sso = s.subjectType === "external_sso";
   if (!verbose) {
     lines.push(`Logged in to ${s.hostRef.host} as ${whoLabel(s)}`);

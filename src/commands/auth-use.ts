@@ -2,12 +2,13 @@ import { checkSurface } from "../auth/api-session.ts";
 import type { Ctx, Opts } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import type { Workspace } from "../storage/hosts-file.ts";
+import { echoInput, line } from "../ui/sanitize.ts";
 import { ENV_HATCH_VARS, envHatchActive, notLoggedIn, storedSession } from "../auth/session.ts";
 
 const MAX_LISTED = 20;
 
 function listWorkspaces(ws: Workspace[]): string {
-  const shown = ws.slice(0, MAX_LISTED).map((w) => `${w.id}${w.name ? ` (${w.name})` : ""}`);
+  const shown = ws.slice(0, MAX_LISTED).map((w) => line`${w.id}${w.name ? ` (${w.name})` : ""}`);
   if (ws.length > MAX_LISTED) shown.push(`and ${ws.length - MAX_LISTED} more`);
   return shown.join(", ");
 }
@@ -26,7 +27,7 @@ export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
   const available = session.meta.available_workspaces ?? [];
   const ws = available.find((w) => w.id.toLowerCase() === wanted.toLowerCase());
   if (!ws) {
-    throw new CliError("usage_invalid_flag", `'${wanted.slice(0, 100)}' is not one of your workspaces${available.length ? `: ${listWorkspaces(available)}` : " (none are known)"}`, {
+    throw new CliError("usage_invalid_flag", `'${echoInput(wanted)}' is not one of your workspaces${available.length ? `: ${listWorkspaces(available)}` : " (none are known)"}`, {
       hint: "a workspace created after sign-in appears after 'difyctl auth login'",
       details: { available_workspaces: available.map((w) => ({ id: w.id, name: w.name, role: w.role })) },
     });
@@ -40,6 +41,6 @@ export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
     ctx.config.writeHosts({ ...meta, current_workspace_id: ws.id, workspace: ws });
   });
   if (ctx.json) await ctx.out(JSON.stringify({ workspace: { id: ws.id, name: ws.name, role: ws.role } }) + "\n");
-  else await ctx.out(`Switched to workspace ${ws.name || ws.id} (${ws.id})\n`);
+  else await ctx.out(line`Switched to workspace ${ws.name || ws.id} (${ws.id})` + "\n");
   return 0;
 }

@@ -1,12 +1,14 @@
 import type { Ctx, Opts } from "../cli/context.ts";
 import { requireSession } from "../auth/session.ts";
+import { sanitize, sanitizeDeep } from "../ui/sanitize.ts";
 
 export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
   const s = await requireSession(() => ctx.config, ctx.env);
-  const m = s.meta;
+  // JSON carries the stored values exactly; the human lines get a cleaned copy.
+  const m = ctx.json ? s.meta : sanitizeDeep(s.meta);
   if (s.source === "env") {
     const body = { subject_type: s.subjectType, source: "env", host: s.hostRef.host };
-    await ctx.out(ctx.json ? JSON.stringify(body) + "\n" : `session from the environment (DIFY_TOKEN, ${s.subjectType === "account" ? "account" : "external SSO"} token for ${s.hostRef.host}); identity not known offline\n`);
+    await ctx.out(ctx.json ? JSON.stringify(body) + "\n" : `session from the environment (DIFY_TOKEN, ${s.subjectType === "account" ? "account" : "external SSO"} token for ${sanitize(s.hostRef.host, { oneLine: true })}); identity not known offline\n`);
     return 0;
   }
   if (s.subjectType === "external_sso") {

@@ -38,3 +38,26 @@ export function isTerminalSafe(s: string): boolean {
 export function echoInput(s: string, max = 100): string {
   return s.slice(0, max).replace(/[^\x20-\x7e]/g, "?");
 }
+
+/**
+ * A copy of `v` whose every string is one clean line: metadata read from hosts.yml (names,
+ * emails, workspace names the server sent at sign-in) is stored as sent and cleaned here, each
+ * time it is shown, so a hostile value cannot fire again on every `auth status`.
+ */
+export function sanitizeDeep<T>(v: T): T {
+  if (typeof v === "string") return sanitize(v, { oneLine: true }) as T;
+  if (Array.isArray(v)) return v.map((x) => sanitizeDeep(x)) as T;
+  if (v && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = sanitizeDeep(x);
+    return out as T;
+  }
+  return v;
+}
+
+/** A template tag for human lines: every interpolated value is cleaned to one line, the literal text is ours. */
+export function line(strings: TemplateStringsArray, ...values: unknown[]): string {
+  let out = strings[0];
+  for (let i = 0; i < values.length; i++) out += sanitize(values[i], { oneLine: true }) + strings[i + 1];
+  return out;
+}
