@@ -7,12 +7,11 @@ import type { Ctx, Opts } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import type { SubjectType } from "../storage/hosts-file.ts";
 import { checkInputs, inputsError, type InputsIO, MAX_INPUTS_BYTES, readInputs, schemaFields } from "./input-schema.ts";
-import { DATA_PREFIX, RunFold, streamLine, toDifyEvent } from "./run-fold.ts";
+import { RunFold, streamLine, toDifyEvent } from "./run-fold.ts";
 import { readSse, type SseEvent } from "../http/sse.ts";
 import { stdoutClosed } from "../cli/output.ts";
 import { cleanText } from "../ui/table.ts";
 
-const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const CHAT_MODES = ["chat", "agent-chat", "advanced-chat"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -85,16 +84,6 @@ export async function streamRun(ctx: Ctx, body: ReadableStream<Uint8Array> | nul
     if (mode === "stream") pending += streamLine(ev) + "\n";
     else if (mode === "tty" && delta) pending += cleanText(delta);
   };
-  // Most frames of a long answer take this path: folded from their bytes, never parsed. --stream
-  // lines are the server's own one-line JSON: each frame's data, without `data: ` and the blank line.
-  const onRawRun = (b: Uint8Array, p: number, limit: number): number => {
-    const before = fold.answerBytes;
-    const q = fold.foldFrames(b, p, limit);
-    if (q === p) return p;
-    if (mode === "stream") pending += utf8.decode(b.subarray(p + DATA_PREFIX.length, q - 1)).replaceAll(`\n\n${DATA_PREFIX}`, "\n");
-    else if (mode === "tty") pending += cleanText(fold.answerSince(before));
-    return q;
-  };
   const flush = async () => {
     if (!pending) return;
     const text = pending;
@@ -104,7 +93,7 @@ export async function streamRun(ctx: Ctx, body: ReadableStream<Uint8Array> | nul
     if (outputClosed()) throw new StdoutClosed();
   };
   try {
-    if (body) await readSse(body, onEvent, { onRawRun, signal: ctx.signal, onChunkDone: mode === "json" ? undefined : flush, idleMs: o.idleMs });
+    if (body) await readSse(body, onEvent, { signal: ctx.signal, onChunkDone: mode === "json" ? undefined : flush, idleMs: o.idleMs });
   } catch (e) {
     // `difyctl run … | head`: the reader has what it wanted; stop quietly, like a SIGPIPE would.
     if (e instanceof StdoutClosed) return 0;

@@ -1,10 +1,7 @@
-// Server-sent events: bytes in, complete events out. A byte-level scanner (WHATWG "event stream
-// interpretation"): lines end at CRLF, LF or CR, a blank line dispatches, `:` lines are comments,
-// one leading BOM is skipped. It works on bytes rather than decoded text because decoding every
-// chunk and re-splitting strings was most of the cost of a long answer (see README, BENCHMARKS):
-// lines are found with the native byte search, and only the values that are used get decoded,
-// so a UTF-8 character can never be split (no line end byte occurs inside a multi-byte character).
-// tests/sse-unit.test.ts checks it against eventsource-parser on the same inputs.
+// Server-sent events: bytes in, complete events out. Lines, fields, comments and dispatch are
+// eventsource-parser's (a maintained WHATWG implementation); this module only decodes the bytes,
+// bounds memory and maps transport failures to the CLI's error codes.
+import { createParser, type EventSourceParser } from "eventsource-parser";
 import { CliError } from "../cli/errors.ts";
 import { envTimeoutMs } from "./http-client.ts";
 
@@ -13,15 +10,6 @@ export interface SseEvent {
   event?: string;
   data: string;
 }
-
-/**
- * The bulk fast path. Called at an event boundary (no line or event open) with the bytes
- * b[start, limit) that follow; `limit` is before the next CR, so every line in the range ends in
- * LF. The handler may take whole events from `start` on, each exactly `data:` [space] <value> LF
- * LF, as if they had been dispatched as { data: <value> }, and returns the offset after the last
- * one it took (`start` when none). The bytes are only valid during the call.
- */
-export type RawRunHandler = (bytes: Uint8Array, start: number, limit: number) => number;
 
 /** One event or one line may not exceed this: a hostile or broken server must not exhaust memory. */
 export const MAX_EVENT_BYTES = 16 << 20;
@@ -33,177 +21,38 @@ export interface SseDecoder {
   end(): void;
 }
 
-const LF = 10;
-const CR = 13;
-const COLON = 58;
-const SPACE = 32;
-// ignoreBOM: a U+FEFF at the start of a value is content; only the stream's first BOM is skipped (below).
-const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
-
-/** b[s, e) starts with "data:". */
-function isDataField(b: Uint8Array, s: number, e: number): boolean {
-  return e - s >= 5 && b[s] === 100 && b[s + 1] === 97 && b[s + 2] === 116 && b[s + 3] === 97 && b[s + 4] === COLON;
-}
-
-/** A growable byte buffer: holds a line that arrives in pieces without quadratic copying. */
-class ByteBuffer {
-  bytes = new Uint8Array(256);
-  length = 0;
-  append(b: Uint8Array, start: number, end: number): void {
-    const n = end - start;
-    if (this.length + n > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
-      grown.set(this.bytes.subarray(0, this.length));
-      this.bytes = grown;
-    }
-    this.bytes.set(b.subarray(start, end), this.length);
-    this.length += n;
-  }
-}
-
-export function createSseDecoder(onEvent: (e: SseEvent) => void, maxEventBytes = MAX_EVENT_BYTES, onRawRun?: RawRunHandler): SseDecoder {
-  const tooLarge = () => new CliError("unknown", `the server sent an event larger than ${Math.max(1, maxEventBytes >> 20)} MiB`);
-  // The current event: its first data line is kept as bytes (it is usually the only one, and is
-  // then decoded once, at dispatch); a second data line turns it into text.
-  let lines = 0;
-  let firstBytes: Uint8Array | null = null;
-  let firstStart = 0;
-  let firstEnd = 0;
-  let text = "";
-  let dataBytes = 0;
-  let eventName: string | undefined;
-  // A line that has not ended yet in the bytes seen so far.
-  const partial = new ByteBuffer();
-  let skipLF = false; // the last chunk ended with CR: an LF first in the next one belongs to it
-  let atStart = true; // before the first line: a BOM may still be there
-
-  const dispatch = () => {
-    if (lines > 0) {
-      const data = lines === 1 ? utf8.decode(firstBytes!.subarray(firstStart, firstEnd)) : text;
-      onEvent(eventName === undefined ? { data } : { event: eventName, data });
-    }
-    lines = 0;
-    firstBytes = null;
-    text = "";
-    dataBytes = 0;
-    eventName = undefined;
+/**
+ * `maxEventBytes` bounds what is held for one unfinished line plus the event's data (counted in
+ * decoded UTF-16 units, never more than the bytes that made them).
+ */
+export function createSseDecoder(onEvent: (e: SseEvent) => void, maxEventBytes = MAX_EVENT_BYTES): SseDecoder {
+  // The stream decoder keeps a character split across chunks whole, and drops the BOM a stream
+  // may start with (the one place SSE allows it).
+  const text = new TextDecoder("utf-8");
+  let tooLarge = false;
+  let endsWithCR = false;
+  const parser: EventSourceParser = createParser({
+    onEvent: (e) => onEvent(e.event === undefined ? { data: e.data } : { event: e.event, data: e.data }),
+    onError: (e) => {
+      // Unknown fields and bad `retry:` values are ignored, as a browser does; only size is fatal.
+      if (e.type === "max-buffer-size-exceeded") tooLarge = true;
+    },
+    maxBufferSize: maxEventBytes,
+  });
+  const feed = (s: string) => {
+    if (s === "") return;
+    endsWithCR = s.charCodeAt(s.length - 1) === 13;
+    parser.feed(s);
+    if (tooLarge) throw new CliError("unknown", `the server sent an event larger than ${Math.max(1, maxEventBytes >> 20)} MiB`);
   };
-
-  /** The first data line outlives the buffer it was found in: copy it (once per chunk at most). */
-  const keepFirst = () => {
-    firstBytes = firstBytes!.slice(firstStart, firstEnd);
-    firstStart = 0;
-    firstEnd = firstBytes.length;
-  };
-
-  const line = (b: Uint8Array, s: number, e: number) => {
-    if (atStart) {
-      atStart = false;
-      if (e - s >= 3 && b[s] === 0xef && b[s + 1] === 0xbb && b[s + 2] === 0xbf) s += 3;
-    }
-    if (s === e) return dispatch();
-    if (b[s] === COLON) return; // a comment (keep-alive)
-    // "data:" — nearly every line — is matched without looking for the colon.
-    let v: number;
-    let isData = false;
-    if (isDataField(b, s, e) || (e - s === 4 && b[s] === 100 && b[s + 1] === 97 && b[s + 2] === 116 && b[s + 3] === 97)) {
-      isData = true;
-      v = s + 4;
-    } else {
-      v = s;
-      while (v < e && b[v] !== COLON) v++;
-    }
-    const nameEnd = v;
-    if (v < e) {
-      v++; // the colon
-      if (v < e && b[v] === SPACE) v++;
-    }
-    if (isData) {
-      dataBytes += e - v + 1;
-      if (dataBytes > maxEventBytes) throw tooLarge();
-      if (lines === 0) {
-        firstBytes = b;
-        firstStart = v;
-        firstEnd = e;
-      } else {
-        if (lines === 1) text = utf8.decode(firstBytes!.subarray(firstStart, firstEnd));
-        text += "\n" + utf8.decode(b.subarray(v, e));
-      }
-      lines++;
-      if (lines === 1 && b === partial.bytes) keepFirst(); // that buffer is reused for the next line
-    } else if (nameEnd - s === 5 && b[s] === 101 && b[s + 1] === 118 && b[s + 2] === 101 && b[s + 3] === 110 && b[s + 4] === 116) {
-      // event:
-      const name = utf8.decode(b.subarray(v, e));
-      eventName = name === "" ? undefined : name;
-    }
-    // id:, retry: and unknown fields do not matter to a stream that is never reconnected.
-  };
-
   return {
-    push(b) {
-      scan(b);
-      // An event still open keeps its first line: the caller may reuse this chunk's memory.
-      if (lines === 1 && firstBytes === b) keepFirst();
-    },
+    push: (bytes) => feed(text.decode(bytes, { stream: true })),
     end() {
-      // An unterminated last line or event is dropped (SSE spec: only a blank line dispatches).
-      partial.length = 0;
+      feed(text.decode());
+      // The parser holds a final CR back in case an LF follows; at the end of the stream it ends a line.
+      if (endsWithCR) feed("\n");
     },
   };
-
-  function scan(b: Uint8Array): void {
-    let p = 0;
-    const n = b.length;
-    if (skipLF && n > 0) {
-      skipLF = false;
-      if (b[0] === LF) p = 1;
-    }
-    // The next CR, looked up once and reused until passed: most streams have none at all.
-    let cr = b.indexOf(CR, p);
-    while (p < n) {
-      if (cr !== -1 && cr < p) cr = b.indexOf(CR, p);
-      if (onRawRun && partial.length === 0 && lines === 0 && eventName === undefined && !atStart) {
-        // No event taken is larger than maxEventBytes: none reaches past start + maxEventBytes.
-        const q = onRawRun(b, p, Math.min(cr === -1 ? n : cr, p + maxEventBytes));
-        if (q > p) {
-          p = q;
-          continue;
-        }
-      }
-      let end = b.indexOf(LF, p);
-      if (cr !== -1 && (end === -1 || cr < end)) end = cr;
-      if (end === -1) {
-        if (partial.length + n - p > maxEventBytes) throw tooLarge();
-        partial.append(b, p, n);
-        return;
-      }
-      if (partial.length) {
-        partial.append(b, p, end);
-        const len = partial.length;
-        partial.length = 0;
-        line(partial.bytes, 0, len);
-      } else if (b[end + 1] === LF && b[end] === LF && lines === 0 && eventName === undefined && !atStart && isDataField(b, p, end)) {
-        // The frame nearly every event is: "data: …" LF LF, whole in this chunk. Same result as
-        // line() then dispatch(), without the bookkeeping (measured: ~20% of a long answer).
-        let v = p + 5;
-        if (b[v] === SPACE) v++;
-        if (end - v + 1 > maxEventBytes) throw tooLarge();
-        onEvent({ data: utf8.decode(b.subarray(v, end)) });
-        p = end + 2;
-        continue;
-      } else {
-        line(b, p, end);
-      }
-      p = end + 1;
-      if (b[end] === CR) {
-        if (p < n) {
-          if (b[p] === LF) p++;
-        } else {
-          skipLF = true;
-        }
-      }
-    }
-  }
 }
 
 export interface ReadSseOptions {
@@ -212,8 +61,6 @@ export interface ReadSseOptions {
   idleMs?: number;
   /** Called after each network chunk has been decoded: lets the caller batch its output per chunk. */
   onChunkDone?: () => void | Promise<void>;
-  /** See RawRunHandler. */
-  onRawRun?: RawRunHandler;
 }
 
 /**
@@ -221,7 +68,7 @@ export interface ReadSseOptions {
  * `cancelled`; a dropped connection becomes `network_connection`.
  */
 export async function readSse(body: ReadableStream<Uint8Array>, onEvent: (e: SseEvent) => void, o: ReadSseOptions = {}): Promise<void> {
-  const decoder = createSseDecoder(onEvent, MAX_EVENT_BYTES, o.onRawRun);
+  const decoder = createSseDecoder(onEvent);
   const reader = body.getReader();
   let idle = false;
   let last = Date.now();
