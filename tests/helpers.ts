@@ -114,3 +114,23 @@ export async function signedIn(opts: import("./fake/server.ts").FakeServerOption
   if (r.code !== 0) throw new Error(`login for the test fixture failed (${r.code}): ${r.stderr}`);
   return { server, dir };
 }
+
+export const haveScript = Bun.spawnSync(["sh", "-c", "command -v script"]).exitCode === 0;
+
+/**
+ * Runs difyctl under a real pseudo-terminal (util-linux `script`), optionally typing keys, and
+ * returns the raw bytes the terminal received (stdout and stderr both land on the pty).
+ */
+export async function runPty(args: string[], env: Record<string, string>, keys: { afterMs: number; text: string }[] = [], opts: { cols?: number } = {}) {
+  const quoted = [BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const cmd = opts.cols ? `stty cols ${opts.cols} rows 40; ${quoted}` : quoted;
+  const proc = Bun.spawn(["script", "-qfec", cmd, "/dev/null"], { env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  for (const k of keys) setTimeout(() => { try { proc.stdin.write(k.text); proc.stdin.flush(); } catch { /* exited */ } }, k.afterMs);
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+  const raw = new Uint8Array(await new Response(proc.stdout).arrayBuffer());
+  const code = await proc.exited;
+  clearTimeout(timer);
+  const out = new TextDecoder().decode(raw);
+  capture(args, { code, stdout: out, stderr: "" });
+  return { code, out, raw };
+}

@@ -220,7 +220,7 @@ export async function finishLogin(ctx: Ctx, f: FinishInput): Promise<void> {
   if (meta.subject_type === "external_sso") {
     await ctx.out(line`Logged in as ${meta.external_sso!.email} (external SSO, issuer: ${meta.external_sso!.issuer})` + "\n");
   } else {
-    await ctx.out(line`Logged in as ${meta.account!.email}${meta.account!.name ? line` (${meta.account!.name})` : ""}` + "\n");
+    await ctx.out((meta.account!.name ? line`Logged in as ${meta.account!.email} (${meta.account!.name})` : line`Logged in as ${meta.account!.email}`) + "\n");
     if (meta.workspace) await ctx.out(line`Workspace: ${meta.workspace.name}` + "\n");
   }
 }

@@ -8,7 +8,7 @@ import { ENV_HATCH_VARS, envHatchActive, notLoggedIn, storedSession } from "../a
 const MAX_LISTED = 20;
 
 function listWorkspaces(ws: Workspace[]): string {
-  const shown = ws.slice(0, MAX_LISTED).map((w) => line`${w.id}${w.name ? ` (${w.name})` : ""}`);
+  const shown = ws.slice(0, MAX_LISTED).map((w) => (w.name ? line`${w.id} (${w.name})` : line`${w.id}`));
   if (ws.length > MAX_LISTED) shown.push(`and ${ws.length - MAX_LISTED} more`);
   return shown.join(", ");
 }
