@@ -2,9 +2,11 @@
 // in-process SSE server, with `curl -N` as the baseline in the same run.
 //  (a) latency: the server writes one event, waits for difyctl's --stream line, writes the next;
 //      median over BENCH_EVENTS (default 200) of write → line, and the same for curl.
-//  (b) throughput: a BENCH_MB (default 50) MB stream of small events, folded by difyctl (--json)
-//      versus `curl -N -o /dev/null`; median of BENCH_ROUNDS (default 5) interleaved rounds; and
-//      the fixed cost of each (a one-event run), to tell start-up from per-byte work.
+//      Target: difyctl adds < 2 ms per event over curl (median).
+//  (b) throughput, reported only (no target: a model streams a few kB/s, so any figure in MB/s is
+//      far beyond need): a BENCH_MB (default 50) MB stream of small events, folded by difyctl
+//      (--json), next to `curl -N -o /dev/null`; median of BENCH_ROUNDS (default 5) interleaved
+//      rounds; and the fixed cost of each (a one-event run), to tell start-up from per-byte work.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,8 +20,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
 const WARMUP = 10;
 const APP = "c0000000-0000-4000-8000-0000000000be";
 const WS = "b0000000-0000-4000-8000-000000000001";
-const bin = join(ROOT, "dist", process.platform === "win32" ? "difyctl.exe" : "difyctl");
-if (!existsSync(bin)) spawnSync("node", [join(ROOT, "scripts", "build.mjs")], { stdio: "inherit" });
+// BENCH_BIN: another build to measure (e.g. an older commit's binary for a before/after figure).
+const bin = process.env.BENCH_BIN || join(ROOT, "dist", process.platform === "win32" ? "difyctl.exe" : "difyctl");
+if (!process.env.BENCH_BIN && !existsSync(bin)) spawnSync("node", [join(ROOT, "scripts", "build.mjs")], { stdio: "inherit" });
 if (spawnSync("curl", ["--version"]).status !== 0) throw new Error("curl is needed for the baseline");
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -141,7 +144,8 @@ const fmt = (x) => x.toFixed(3);
 console.log(`(a) latency, server write → line on stdout, ${EVENTS} events (after ${WARMUP} warm-up):`);
 console.log(`    difyctl --stream  median ${fmt(median(dl))} ms  p90 ${fmt(pct(dl, 0.9))} ms  p99 ${fmt(pct(dl, 0.99))} ms`);
 console.log(`    curl -N           median ${fmt(median(cl))} ms  p90 ${fmt(pct(cl, 0.9))} ms  p99 ${fmt(pct(cl, 0.99))} ms`);
-console.log(`    added by difyctl over curl: ${fmt(median(dl) - median(cl))} ms (target < 2 ms)`);
+const added = median(dl) - median(cl);
+console.log(`    added by difyctl over curl: ${fmt(added)} ms (target < 2 ms: ${added < 2 ? "met" : "MISSED"})`);
 
 // (b) throughput
 phase = "bulk";
@@ -169,7 +173,6 @@ const cs = mb / ((median(c) - median(cfixed)) / 1000);
 console.log(`(b) throughput, ${mb.toFixed(1)} MB of small events (~${frame(0).length} B each), median of ${ROUNDS}:`);
 console.log(`    difyctl run --json (folded)  ${median(d).toFixed(0)} ms  ${dr.toFixed(0)} MB/s`);
 console.log(`    curl -N -o /dev/null         ${median(c).toFixed(0)} ms  ${cr.toFixed(0)} MB/s`);
-console.log(`    ratio difyctl / curl: ${(dr / cr).toFixed(2)}× (target ≥ 0.5×)`);
 if (b.length) console.log(`    compiled Bun fetch, body discarded: ${median(b).toFixed(0)} ms  ${(mb / (median(b) / 1000)).toFixed(0)} MB/s (${(median(c) / median(b)).toFixed(2)}× curl: the ceiling for a Bun client)`);
-console.log(`    fixed cost (one-event run): difyctl ${median(fixed).toFixed(0)} ms, curl ${median(cfixed).toFixed(0)} ms; streaming alone: difyctl ${ds.toFixed(0)} MB/s, curl ${cs.toFixed(0)} MB/s (${(ds / cs).toFixed(2)}×)`);
+console.log(`    fixed cost (one-event run): difyctl ${median(fixed).toFixed(0)} ms, curl ${median(cfixed).toFixed(0)} ms; streaming alone: difyctl ${ds.toFixed(0)} MB/s, curl ${cs.toFixed(0)} MB/s`);
 server.close();
