@@ -2,21 +2,16 @@ import { checkServerVersion } from "../http/compat.ts";
 import type { Ctx } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import type { SubjectType } from "../storage/hosts-file.ts";
-import { HttpClient } from "../http/http-client.ts";
+import type { HttpClient } from "../http/http-client.ts";
+import { commandsFor, SUBJECTS } from "./identity.ts";
 import { clearSession, envSession, notLoggedIn, storedSession, type Session } from "./session.ts";
 
 /** Which kind of session a command needs; the other kind is refused before any request. */
 export type Surface = SubjectType | "any";
 
-const RIGHT_COMMAND: Record<SubjectType, string> = {
-  account: "use 'difyctl get apps' / 'difyctl run app' with an account session",
-  external_sso: "external SSO sessions use 'difyctl get permitted-external-apps' / 'difyctl run permitted-external-app'",
-};
-
 export function checkSurface(session: Session, surface: Surface, command: string): void {
   if (surface === "any" || session.subjectType === surface) return;
-  const have = session.subjectType === "account" ? "an account (dfoa_)" : "an external SSO (dfoe_)";
-  throw new CliError("wrong_surface", `'${command}' is not available to ${have} session`, { hint: RIGHT_COMMAND[session.subjectType] });
+  throw new CliError("wrong_surface", `'${command}' is not available to ${SUBJECTS[session.subjectType].session}`, { hint: commandsFor(session.subjectType) });
 }
 
 /** --workspace, else the active workspace (hosts.yml or DIFY_WORKSPACE_ID). */

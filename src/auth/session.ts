@@ -3,11 +3,11 @@ import { CliError } from "../cli/errors.ts";
 import { type HostsFile, hasSession, type SubjectType, type TokenStorage } from "../storage/hosts-file.ts";
 import { type HostRef, hostRefFromStored, normalizeHost } from "../http/host-url.ts";
 import { FileTokenStore, type StoredCredential, type TokenStore } from "../storage/token-store.ts";
+import { SUBJECTS } from "./identity.ts";
 
 type Env = Record<string, string | undefined>;
 
 export const ENV_HATCH_VARS = ["DIFY_TOKEN", "DIFY_HOST", "DIFY_WORKSPACE_ID"] as const;
-export const TOKEN_PREFIXES = { dfoa_: "account", dfoe_: "external_sso" } as const;
 
 export interface Session {
   source: "env" | TokenStorage;
@@ -21,7 +21,7 @@ export interface Session {
 }
 
 export function subjectForToken(token: string): SubjectType | null {
-  for (const [prefix, subject] of Object.entries(TOKEN_PREFIXES)) if (token.startsWith(prefix)) return subject;
+  for (const subject of ["account", "external_sso"] as const) if (token.startsWith(SUBJECTS[subject].prefix)) return subject;
   return null;
 }
 
@@ -34,6 +34,19 @@ export function invalidPrefix(where: string): CliError {
 /** True when any escape-hatch variable is set (login/logout refuse then). */
 export function envHatchActive(env: Env): boolean {
   return ENV_HATCH_VARS.some((k) => (env[k] ?? "") !== "");
+}
+
+/**
+ * Commands that write the stored session (login, --resume, logout, auth use) refuse while the
+ * environment supplies the session: what they changed would not be the session in use.
+ * `instead` names what to do in the environment instead, when there is such a thing.
+ */
+export function refuseWhileEnvSession(env: Env, action: string, instead?: string): void {
+  if (!envHatchActive(env)) return;
+  const unset = `unset ${ENV_HATCH_VARS.filter((k) => env[k]).join(", ")}`;
+  throw new CliError("usage_invalid_flag", `cannot ${action} while the session comes from the environment`, {
+    hint: instead ? `${instead} (or ${unset} to use the stored session)` : `${unset} first`,
+  });
 }
 
 /** DIFY_TOKEN + DIFY_HOST (+ DIFY_WORKSPACE_ID for account tokens): all or none, never persisted. */

@@ -1,15 +1,11 @@
 import type { Ctx, Opts } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
-import { clearSession, ENV_HATCH_VARS, envHatchActive, notLoggedIn, storedSession } from "../auth/session.ts";
+import { clearSession, notLoggedIn, refuseWhileEnvSession, storedSession } from "../auth/session.ts";
 
 const REVOKE_TIMEOUT_MS = 5000;
 
 export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
-  if (envHatchActive(ctx.env)) {
-    throw new CliError("usage_invalid_flag", "cannot log out: the session comes from the environment", {
-      hint: `unset ${ENV_HATCH_VARS.filter((k) => ctx.env[k]).join(", ")} instead`,
-    });
-  }
+  refuseWhileEnvSession(ctx.env, "log out");
   // A half-finished `login --no-wait` goes too: its device code must not outlive the logout.
   const { clearPending } = await import("../auth/login-pending.ts");
   const cancelledPending = clearPending(ctx.config);

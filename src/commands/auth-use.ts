@@ -3,7 +3,7 @@ import type { Ctx, Opts } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import type { Workspace } from "../storage/hosts-file.ts";
 import { echoInput, line } from "../ui/sanitize.ts";
-import { ENV_HATCH_VARS, envHatchActive, notLoggedIn, storedSession } from "../auth/session.ts";
+import { notLoggedIn, refuseWhileEnvSession, storedSession } from "../auth/session.ts";
 
 const MAX_LISTED = 20;
 
@@ -15,11 +15,7 @@ function listWorkspaces(ws: Workspace[]): string {
 
 /** Offline: switches among the workspaces the server listed at login, writing hosts.yml only. */
 export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
-  if (envHatchActive(ctx.env)) {
-    throw new CliError("usage_invalid_flag", "cannot switch workspace: the session comes from the environment and nothing is persisted", {
-      hint: `set DIFY_WORKSPACE_ID to the workspace id instead (or unset ${ENV_HATCH_VARS.filter((k) => ctx.env[k]).join(", ")} to use the stored session)`,
-    });
-  }
+  refuseWhileEnvSession(ctx.env, "switch workspace", "set DIFY_WORKSPACE_ID to the workspace id instead");
   const wanted = args[0].trim();
   const session = await storedSession(ctx.config);
   if (!session) throw notLoggedIn();

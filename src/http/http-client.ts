@@ -2,6 +2,7 @@ import { userAgent } from "../cli/build-info.ts";
 import { CliError, type ErrorCode } from "../cli/errors.ts";
 import type { SubjectType } from "../storage/hosts-file.ts";
 import { redact } from "../ui/redact.ts";
+import { commandsFor, SUBJECTS } from "../auth/identity.ts";
 
 export const API_PREFIX = "/openapi/v1";
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -161,13 +162,8 @@ export function errorForStatus(status: number, se: ServerError, ec: ErrorContext
     return new CliError("server_5xx", `the server failed (HTTP ${status})${detail}`, { hint: "try again later; nothing was changed locally", httpStatus: status });
   }
   if (status === 403 && se.message === "unsupported_token_type") {
-    const kind = ec.subjectType === "external_sso" ? "an external SSO (dfoe_) session" : ec.subjectType === "account" ? "an account (dfoa_) session" : "this kind of session";
-    const hint = ec.subjectType === "external_sso"
-      ? "external SSO sessions can use 'difyctl get permitted-external-apps' and 'difyctl run permitted-external-app'"
-      : ec.subjectType === "account"
-        ? "account sessions use 'difyctl get apps' and 'difyctl run app'"
-        : "account sessions (dfoa_) use 'get apps'/'run app'; external SSO sessions (dfoe_) use 'get permitted-external-apps'";
-    return new CliError("server_4xx_other", `the server does not accept ${kind} for this request (unsupported_token_type)`, { hint, httpStatus: 403 });
+    const kind = ec.subjectType ? SUBJECTS[ec.subjectType].session : "this kind of session";
+    return new CliError("server_4xx_other", `the server does not accept ${kind} for this request (unsupported_token_type)`, { hint: commandsFor(ec.subjectType), httpStatus: 403 });
   }
   if (status === 403 && se.message?.startsWith("wrong_surface")) {
     return new CliError("server_4xx_other", `the server says this session targets another surface (${se.message})`, { httpStatus: 403 });
