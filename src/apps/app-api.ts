@@ -2,6 +2,7 @@
 // and 5xx stay with the HTTP client (session clearing, retries).
 import { CliError } from "../cli/errors.ts";
 import { errorForStatus, type HttpClient, parseErrorBody } from "../http/http-client.ts";
+import { MAX_LIST_LIMIT } from "./app-modes.ts";
 
 /** 4xx answers this module explains itself; the body is returned instead of thrown. */
 const EXPLAINED_4XX = [400, 403, 404, 409, 422];
@@ -86,8 +87,7 @@ export async function describeApp(http: HttpClient, id: string, fields: string[]
 
 export interface Page<T> { page?: number; limit?: number; total?: number; has_more?: boolean; data?: T[] }
 
-/** Hard ceiling for --limit: about 25 pages, enough for any real workspace, bounded for a bad server. */
-export const MAX_LIST_LIMIT = 5000;
+export { MAX_LIST_LIMIT };
 const PAGE_SIZE_MAX = 200;
 
 /**

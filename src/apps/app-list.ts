@@ -1,17 +1,17 @@
 // Shared by `get apps` and `get permitted-external-apps`: flag checks, paging, output.
-import { type Cmds, fetchPages, MAX_LIST_LIMIT } from "./app-api.ts";
-import type { Ctx, Opts } from "../cli/context.ts";
+import { type Cmds, fetchPages } from "./app-api.ts";
+import { APP_MODES, DEFAULT_LIST_LIMIT, isAppMode, MAX_LIST_LIMIT } from "./app-modes.ts";
+import type { Ctx } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import type { HttpClient } from "../http/http-client.ts";
 import { cleanCell, renderTable } from "../ui/table.ts";
 
-/** Modes the server's closed enum knows (contract §2.12; upstream lists channel and rag-pipeline too). */
-export const APP_MODES = ["chat", "agent-chat", "advanced-chat", "completion", "workflow", "channel", "rag-pipeline"];
-export const DEFAULT_LIST_LIMIT = 200;
-
 export interface ListFlags { limit: number; mode?: string; name?: string }
 
-export function listFlags(o: Opts): ListFlags {
+/** The list options as the command table types them; strings are accepted too (checked the same way). */
+export interface ListOptions { limit?: number | string; mode?: string; name?: string }
+
+export function listFlags(o: ListOptions): ListFlags {
   let limit = DEFAULT_LIST_LIMIT;
   if (o.limit !== undefined) {
     const s = String(o.limit);
@@ -23,7 +23,7 @@ export function listFlags(o: Opts): ListFlags {
   const f: ListFlags = { limit };
   if (o.mode !== undefined) {
     const m = String(o.mode);
-    if (!APP_MODES.includes(m)) throw new CliError("usage_invalid_flag", `--mode must be one of ${APP_MODES.join(", ")}`);
+    if (!isAppMode(m)) throw new CliError("usage_invalid_flag", `--mode must be one of ${APP_MODES.join(", ")}`);
     f.mode = m;
   }
   if (o.name !== undefined) {

@@ -11,8 +11,8 @@ import { RunFold, streamLine, toDifyEvent } from "./run-fold.ts";
 import { readSse, type SseEvent } from "../http/sse.ts";
 import { stdoutClosed } from "../cli/output.ts";
 import { cleanText } from "../ui/table.ts";
+import { CHAT_MODES } from "./app-modes.ts";
 
-const CHAT_MODES = ["chat", "agent-chat", "advanced-chat"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const fileIO: InputsIO = {

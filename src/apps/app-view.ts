@@ -2,10 +2,9 @@
 import { shortDate } from "./app-list.ts";
 import { type InputField, schemaFields } from "./input-schema.ts";
 import { cleanCell, renderTable, truncate } from "../ui/table.ts";
+import { CHAT_MODES } from "./app-modes.ts";
 
 type Json = Record<string, unknown>;
-
-const CHAT_MODES = ["chat", "agent-chat", "advanced-chat"];
 
 function fieldDetails(f: InputField): string {
   const parts: string[] = [];
