@@ -22,6 +22,8 @@ const noWait = (s: FakeServer, dir: string, extra: string[] = []) =>
   run(["auth", "login", "--host", s.url, "--insecure", "--no-wait", ...extra], { env: baseEnv(dir) });
 const resume = (dir: string, extra: string[] = ["--json"]) => run(["auth", "login", "--resume", ...extra], { env: baseEnv(dir) });
 const markerOf = (stderr: string, name: string) => stderr.split("\n").filter((l) => l.startsWith(`${name} `)).map((l) => l.slice(name.length + 1));
+/** The code as the human block on a terminal shows it (`! ABCD-1234` on a line of its own). */
+const humanCode = (out: string) => out.replace(/\r/g, "").match(/^! ([A-Z0-9]{4}-[A-Z0-9]{4})$/m)?.[1];
 
 describe("two-step login: --no-wait then --resume", () => {
   test("pending → still pending (exit 8) → approved (exit 0); the device code never leaves the file", async () => {
@@ -262,7 +264,10 @@ describe.skipIf(!haveScript)("on a terminal: QR, OSC 8 hyperlink, OSC 52 copy", 
     const env = baseEnv(join(tempDir(), "cfg"), { TERM: "xterm-256color" });
     const r = await runPty(["auth", "login", "--host", s.url, "--insecure", "--no-browser"], env, [{ afterMs: 250, text: "c" }]);
     expect(r.code).toBe(0);
-    const code = markerOf(r.out.replace(/\r/g, ""), "code")[0];
+    const code = humanCode(r.out)!;
+    // On a terminal the human block says it once; the agent markers stay off the screen.
+    expect(markerOf(r.out.replace(/\r/g, ""), "code")).toEqual([]);
+    expect(markerOf(r.out.replace(/\r/g, ""), "open")).toEqual([]);
     const full = `${s.url}/device?user_code=${code}`;
     const lines = r.out.replace(/\r/g, "").split("\n");
     const qr = lines.filter((l) => /^(\x1b\[[0-9;]*m)?[█▀▄ ]+(\x1b\[0m)?$/.test(l) && /[█▀▄]/.test(l));
@@ -280,7 +285,7 @@ describe.skipIf(!haveScript)("on a terminal: QR, OSC 8 hyperlink, OSC 52 copy", 
     const env = baseEnv(join(tempDir(), "cfg"), { TERM: "tmux-256color", TMUX: "/tmp/tmux-0/default,1,0" });
     const r = await runPty(["auth", "login", "--host", s.url, "--insecure", "--no-browser"], env, [{ afterMs: 250, text: "c" }]);
     expect(r.code).toBe(0);
-    const code = markerOf(r.out.replace(/\r/g, ""), "code")[0];
+    const code = humanCode(r.out)!;
     expect(r.out).toContain(`\x1bPtmux;\x1b\x1b]52;c;${Buffer.from(code).toString("base64")}\x07\x1b\\`);
   });
 

@@ -1,5 +1,5 @@
 import { CliError } from "../cli/errors.ts";
-import type { PollOutcome } from "./device-poller.ts";
+import { deviceExpiresIn, deviceInterval, type PollOutcome } from "./device-poller.ts";
 import { type HttpClient, parseErrorBody } from "../http/http-client.ts";
 import { echoInput } from "../ui/sanitize.ts";
 
@@ -40,8 +40,20 @@ export async function requestDeviceCode(http: HttpClient, deviceLabel: string, s
     throw new CliError("unknown", `the server's device-code response is missing ${missing.join(", ")}`, { hint: "check that --host points at a Dify server" });
   }
   if (!/^[A-Za-z0-9-]{1,32}$/.test(user_code!)) throw new CliError("unknown", "the server sent a malformed user code");
-  const num = (k: string, dflt: number) => (typeof b[k] === "number" && Number.isFinite(b[k]) ? (b[k] as number) : dflt);
-  return { device_code: device_code!, user_code: user_code!, verification_uri: verification_uri!, expires_in: num("expires_in", 900), interval: num("interval", 5) };
+  return {
+    device_code: device_code!, user_code: user_code!, verification_uri: verification_uri!,
+    expires_in: deviceExpiresIn(b.expires_in), interval: deviceInterval(b.interval),
+  };
+}
+
+/**
+ * The device page with the code filled in: Dify sends no `verification_uri_complete`, and its
+ * page pre-fills the code from `?user_code=`. What is opened, shown as a QR code and relayed.
+ */
+export function completeUrl(verificationUri: string | URL, userCode: string): string {
+  const u = new URL(verificationUri.toString());
+  u.searchParams.set("user_code", userCode);
+  return u.toString();
 }
 
 function sanitizeCode(s: string): string {

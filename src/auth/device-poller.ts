@@ -1,6 +1,7 @@
-// OAuth device-flow poller (DESIGN.md §Device poller, seed 003 §Login error states,
-// dify-server-contract.md §2.2 / §3.4 / §7.2). Pure: time comes from the injected Clock, the
-// network from the injected poll(), cancellation from the AbortSignal.
+// OAuth device-flow poller (RFC 8628): the blocking login's wait loop, and the one step that
+// turns a poll's answer into "approved" or "keep waiting", which `auth login --resume` takes too.
+// Pure: time comes from the injected Clock, the network from the injected poll(), cancellation
+// from the AbortSignal.
 import { CliError, toCliError, type ErrorCode } from "../cli/errors.ts";
 import { echoInput } from "../ui/sanitize.ts";
 
@@ -31,9 +32,11 @@ export interface PollerOptions {
   onEvent?: (e: PollerEvent) => void;
 }
 
-const DEFAULT_INTERVAL_SEC = 5;
-/** Dify's device-code TTL; used only when the server sent no usable `expires_in`. */
-const DEFAULT_EXPIRES_IN_SEC = 900;
+/**
+ * What a device-code answer without a usable `interval` / `expires_in` means: RFC 8628's 5 s
+ * between polls, and Dify's 15-minute code lifetime.
+ */
+export const DEVICE_FLOW_DEFAULTS = { intervalSec: 5, expiresInSec: 900 } as const;
 const MAX_RETRIES = 5;
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_CAP_MS = 16000;
@@ -44,9 +47,12 @@ const RETRYABLE: ReadonlySet<string> = new Set([
   "network_connection",
 ]);
 
-/** slow_down rule: RFC 8628 §3.5 (+5 s) and seed 003 (double, cap 60 s); a larger server value wins. */
+/**
+ * slow_down rule: RFC 8628 §3.5 asks for +5 s, and doubling (capped at 60 s) backs off faster from
+ * a busy server; the larger of the two, and a larger interval sent by the server wins.
+ */
 export function nextInterval(prev: number, serverInterval?: number): number {
-  const p = Number.isFinite(prev) && prev > 0 ? prev : DEFAULT_INTERVAL_SEC;
+  const p = deviceInterval(prev);
   const next = Math.max(p + 5, Math.min(p * 2, 60));
   if (typeof serverInterval === "number" && Number.isFinite(serverInterval) && serverInterval > next) {
     return serverInterval;
@@ -60,8 +66,14 @@ export function pollMarginMs(intervalSec: number): number {
   return Math.min(500, Math.max(50, scaled));
 }
 
-function normaliseInterval(v: unknown): number {
-  return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : DEFAULT_INTERVAL_SEC;
+/** The server's `interval` in seconds, or the default when it is missing, not a number or ≤ 0. */
+export function deviceInterval(v: unknown): number {
+  return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : DEVICE_FLOW_DEFAULTS.intervalSec;
+}
+
+/** The server's `expires_in` in seconds, or the default when it is missing, not a number or ≤ 0. */
+export function deviceExpiresIn(v: unknown): number {
+  return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : DEVICE_FLOW_DEFAULTS.expiresInSec;
 }
 
 /** Server-supplied text: printable ASCII only, at most 64 characters. */
@@ -73,6 +85,45 @@ function sanitiseServerCode(s: unknown): string {
 const expiredError = () =>
   new CliError("expired_token", "code expired before authorization; run 'difyctl auth login' to try again");
 const cancelledError = () => new CliError("cancelled", "login cancelled");
+
+/** A poll's meaning: approved (the token payload), or still waiting at `interval` seconds. */
+export type StepResult =
+  | { kind: "approved"; payload: Record<string, unknown> }
+  | { kind: "waiting"; interval: number; slowDown: boolean };
+
+/**
+ * The device-flow step shared by the blocking login and `auth login --resume`: poll once and say
+ * what the answer means. Pending keeps the interval, slow_down grows it; expired, denied and
+ * unknown answers end the sign-in with their error. A failed poll (network, 5xx) is not an
+ * answer: it propagates as is, and the caller decides whether to retry.
+ */
+export async function deviceStep(poll: () => Promise<PollOutcome>, interval: number): Promise<StepResult> {
+  const outcome = await poll();
+  switch (outcome?.kind) {
+    case "token": {
+      const payload = outcome.payload;
+      if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
+        throw new CliError("unknown", "unexpected device-flow response: token payload is not an object");
+      }
+      return { kind: "approved", payload };
+    }
+    case "pending":
+      return { kind: "waiting", interval: deviceInterval(interval), slowDown: false };
+    case "slow_down":
+      return { kind: "waiting", interval: nextInterval(interval, outcome.interval), slowDown: true };
+    case "expired":
+      throw expiredError();
+    case "denied":
+      throw new CliError("access_denied", "authorization denied");
+    case "unknown_error":
+      throw new CliError("unknown", `unexpected device-flow error: ${sanitiseServerCode(outcome.error)}`);
+    default:
+      throw new CliError(
+        "unknown",
+        `unexpected device-flow error: ${sanitiseServerCode((outcome as { kind?: unknown } | undefined)?.kind)}`,
+      );
+  }
+}
 
 export async function awaitAuthorization(o: PollerOptions): Promise<Record<string, unknown>> {
   const { clock, signal } = o;
@@ -120,9 +171,8 @@ export async function awaitAuthorization(o: PollerOptions): Promise<Record<strin
 
   throwIfAborted();
 
-  let interval = normaliseInterval(o.interval);
-  const expiresIn =
-    Number.isFinite(o.expiresIn) && o.expiresIn > 0 ? o.expiresIn : DEFAULT_EXPIRES_IN_SEC;
+  let interval = deviceInterval(o.interval);
+  const expiresIn = deviceExpiresIn(o.expiresIn);
   const start = clock.now();
   const deadline = start + expiresIn * 1000;
   // The device-code request counts as the previous contact: the first poll waits one full gap.
@@ -144,9 +194,9 @@ export async function awaitAuthorization(o: PollerOptions): Promise<Record<strin
     lastStart = clock.now();
     if (lastStart >= deadline) throw expiredError();
 
-    let outcome: PollOutcome;
+    let step: StepResult;
     try {
-      outcome = await pollOnce();
+      step = await deviceStep(pollOnce, interval);
     } catch (e) {
       if (signal?.aborted) throw cancelledError();
       if (e instanceof CliError && RETRYABLE.has(e.code)) {
@@ -167,32 +217,8 @@ export async function awaitAuthorization(o: PollerOptions): Promise<Record<strin
     throwIfAborted();
     retries = 0;
     notBefore = -Infinity;
-
-    switch (outcome?.kind) {
-      case "token": {
-        const payload = outcome.payload;
-        if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
-          throw new CliError("unknown", "unexpected device-flow response: token payload is not an object");
-        }
-        return payload;
-      }
-      case "pending":
-        continue;
-      case "slow_down":
-        interval = nextInterval(interval, outcome.interval);
-        emit({ type: "slow_down", interval });
-        continue;
-      case "expired":
-        throw expiredError();
-      case "denied":
-        throw new CliError("access_denied", "authorization denied");
-      case "unknown_error":
-        throw new CliError("unknown", `unexpected device-flow error: ${sanitiseServerCode(outcome.error)}`);
-      default:
-        throw new CliError(
-          "unknown",
-          `unexpected device-flow error: ${sanitiseServerCode((outcome as { kind?: unknown } | undefined)?.kind)}`,
-        );
-    }
+    if (step.kind === "approved") return step.payload;
+    interval = step.interval;
+    if (step.slowDown) emit({ type: "slow_down", interval });
   }
 }

@@ -6,15 +6,16 @@
 import { readFileIfExists, removeFile, writeFileAtomic } from "../storage/atomic-file.ts";
 import type { ConfigStore } from "../storage/config-store.ts";
 import type { Ctx } from "../cli/context.ts";
-import { pollDeviceToken } from "./device-api.ts";
-import { nextInterval, pollMarginMs } from "./device-poller.ts";
+import { completeUrl, pollDeviceToken } from "./device-api.ts";
+import { type Clock, deviceExpiresIn, deviceInterval, deviceStep, pollMarginMs } from "./device-poller.ts";
 import { CliError } from "../cli/errors.ts";
 import type { TokenStorage } from "../storage/hosts-file.ts";
 import { hostRefFromStored, type HostRef, normalizeHost, validateVerificationUri } from "../http/host-url.ts";
-import { defaultSleep } from "../http/http-client.ts";
-import type { LoginOptions } from "./login-flow.ts";
 import { markers } from "./login-present.ts";
-import { ENV_HATCH_VARS, envHatchActive, storedSession } from "./session.ts";
+import { refuseWhileEnvSession, storedSession } from "./session.ts";
+import { finishLogin, loggedInResult, type LoginOptions, realClock } from "./sign-in.ts";
+import { claimSignIn } from "./login-lock.ts";
+import { keepOutOfCoreDumps } from "./no-dump.ts";
 import { line } from "../ui/sanitize.ts";
 
 export const PENDING_FILE = "login-pending.yml";
@@ -85,12 +86,6 @@ export function clearPending(config: ConfigStore): boolean {
   }
 }
 
-export function completeUrl(verificationUri: string, userCode: string): string {
-  const u = new URL(verificationUri);
-  u.searchParams.set("user_code", userCode);
-  return u.toString();
-}
-
 /** The `status: pending` result of --no-wait and of a --resume that is still waiting. */
 export function pendingStatus(p: PendingLogin, now: number): Record<string, unknown> {
   return {
@@ -113,8 +108,9 @@ async function printPending(ctx: Ctx, p: PendingLogin, now: number, first: boole
   }
   const left = Math.max(0, Math.ceil((Date.parse(p.expires_at) - now) / 60_000));
   if (!first) {
-    // The markers again: an agent that lost the first output can still relay the code.
-    await ctx.err(`! Still waiting for approval of code ${p.user_code} (expires in ${left} minute${left === 1 ? "" : "s"}).\n` + markers({ completeUrl: completeUrl(p.verification_uri, p.user_code), userCode: p.user_code }));
+    // The markers again (off a terminal): an agent that lost the first output can still relay the code.
+    const again = ctx.isTTY(2) ? "" : markers({ completeUrl: completeUrl(p.verification_uri, p.user_code), userCode: p.user_code });
+    await ctx.err(`! Still waiting for approval of code ${p.user_code} (expires in ${left} minute${left === 1 ? "" : "s"}).\n` + again);
   }
   await ctx.out(`Sign-in pending. After approving, run: ${RESUME_COMMAND}\n`);
 }
@@ -127,19 +123,19 @@ async function printPending(ctx: Ctx, p: PendingLogin, now: number, first: boole
 export async function savePending(ctx: Ctx, s: {
   ref: HostRef; insecure: boolean; storage: TokenStorage; deviceCode: string; userCode: string;
   verificationUri: string; interval: number; expiresIn: number; startedAt: number;
-}, present: () => Promise<void>): Promise<void> {
-  const interval = s.interval > 0 ? s.interval : 5;
+}, present: () => Promise<void>, clock: Clock = realClock): Promise<void> {
+  const interval = deviceInterval(s.interval);
   const p: PendingLogin = {
     host: s.ref.host, scheme: s.ref.scheme, insecure: s.insecure, storage: s.storage, device_code: s.deviceCode,
     user_code: s.userCode, verification_uri: s.verificationUri, interval,
     created_at: new Date(s.startedAt).toISOString(),
-    expires_at: new Date(s.startedAt + (s.expiresIn > 0 ? s.expiresIn : 900) * 1000).toISOString(),
+    expires_at: new Date(s.startedAt + deviceExpiresIn(s.expiresIn) * 1000).toISOString(),
     // The code request counts as the previous contact, as in the blocking poller.
     next_poll_at: new Date(s.startedAt + interval * 1000 + pollMarginMs(interval)).toISOString(),
   };
   await writePending(ctx.config, p);
   await present();
-  await printPending(ctx, p, Date.now(), true);
+  await printPending(ctx, p, clock.now(), true);
 }
 
 function expired(config: ConfigStore): CliError {
@@ -149,15 +145,12 @@ function expired(config: ConfigStore): CliError {
 
 /**
  * --resume: waits until the next allowed poll time (never polls early, so the server has no
- * reason to answer slow_down), polls once, and finishes the login or reports it still pending.
- * Expired or denied codes remove the pending state; a network or server failure keeps it.
+ * reason to answer slow_down), takes the device-flow step once, and finishes the login or reports
+ * it still pending. Expired or denied codes remove the pending state; a network or server failure
+ * keeps it.
  */
-export async function resumeLogin(ctx: Ctx, opts: LoginOptions, sleep = defaultSleep): Promise<number> {
-  if (envHatchActive(ctx.env)) {
-    throw new CliError("usage_invalid_flag", "cannot log in while the session comes from the environment", {
-      hint: `unset ${ENV_HATCH_VARS.filter((k) => ctx.env[k]).join(", ")} first`,
-    });
-  }
+export async function resumeLogin(ctx: Ctx, opts: LoginOptions, clock: Clock = realClock): Promise<number> {
+  refuseWhileEnvSession(ctx.env, "log in");
   const config = ctx.config;
   const p = readPending(config);
   if (!p) return noPending(ctx);
@@ -167,19 +160,30 @@ export async function resumeLogin(ctx: Ctx, opts: LoginOptions, sleep = defaultS
       hint: `run '${RESUME_COMMAND}' without --host, or start over with 'difyctl auth login --host ${opts.host}'`,
     });
   }
+  const release = await claimSignIn(ctx, ref.host, clock);
+  try {
+    return await resumeOnce(ctx, p, ref, clock);
+  } finally {
+    release();
+  }
+}
+
+async function resumeOnce(ctx: Ctx, p: PendingLogin, ref: HostRef, clock: Clock): Promise<number> {
+  const config = ctx.config;
+  await keepOutOfCoreDumps(ctx);
   const signal = ctx.signal;
   const deadline = Date.parse(p.expires_at);
-  const wait = Math.min(Date.parse(p.next_poll_at), deadline) - Date.now();
+  const wait = Math.min(Date.parse(p.next_poll_at), deadline) - clock.now();
   if (wait > 0) {
     ctx.debug(`debug: waiting ${wait} ms for the next allowed poll`);
-    await sleep(wait, signal);
+    await clock.sleep(wait, signal);
   }
-  if (Date.now() >= deadline) throw expired(config);
+  if (clock.now() >= deadline) throw expired(config);
   // The URI was checked when it was saved; checking again guards against an edited file.
   validateVerificationUri(p.verification_uri, p.insecure);
 
   const http = ctx.http({ baseUrl: ref.baseUrl, signal });
-  const started = Date.now();
+  const started = clock.now();
   // Best effort: a config dir that turned read-only only loses the saved poll time.
   const later = async (interval: number) => {
     try {
@@ -188,43 +192,28 @@ export async function resumeLogin(ctx: Ctx, opts: LoginOptions, sleep = defaultS
       ctx.debug(`debug: could not update ${PENDING_FILE}: ${(e as Error).message}`);
     }
   };
-  let outcome;
+  let step;
   try {
-    outcome = await pollDeviceToken(http, p.device_code, signal);
+    step = await deviceStep(() => pollDeviceToken(http, p.device_code, signal), p.interval);
   } catch (e) {
-    if (e instanceof CliError && e.code !== "cancelled") await later(p.interval);
+    if (e instanceof CliError && (e.code === "expired_token" || e.code === "access_denied")) clearPending(config);
+    // Anything else keeps the code: the next resume tries again, no earlier than allowed.
+    else if (e instanceof CliError && e.code !== "cancelled") await later(p.interval);
     throw e;
   }
-  switch (outcome.kind) {
-    case "pending":
-      await later(p.interval);
-      await printPending(ctx, p, Date.now(), false);
-      return EXIT_PENDING;
-    case "slow_down": {
-      const interval = nextInterval(p.interval, outcome.interval);
-      ctx.debug(`debug: slow_down, polling every ${interval}s`);
-      await later(interval);
-      await printPending(ctx, { ...p, interval }, Date.now(), false);
-      return EXIT_PENDING;
-    }
-    case "expired":
-      throw expired(config);
-    case "denied":
-      clearPending(config);
-      throw new CliError("access_denied", "authorization denied");
-    case "unknown_error":
-      throw new CliError("unknown", `unexpected device-flow error: ${outcome.error}`);
-    case "token": {
-      const { finishLogin } = await import("./login-flow.ts");
-      try {
-        // The device code is spent from here on, whatever happens while storing the session.
-        await finishLogin(ctx, { payload: outcome.payload, ref, storage: { kind: p.storage, notices: [] }, old: config.readHosts(), events: null });
-      } finally {
-        clearPending(config);
-      }
-      return 0;
-    }
+  if (step.kind === "waiting") {
+    if (step.slowDown) ctx.debug(`debug: slow_down, polling every ${step.interval}s`);
+    await later(step.interval);
+    await printPending(ctx, { ...p, interval: step.interval }, clock.now(), false);
+    return EXIT_PENDING;
   }
+  try {
+    // The device code is spent from here on, whatever happens while storing the session.
+    await finishLogin(ctx, { payload: step.payload, ref, storage: { kind: p.storage, notices: [] }, old: config.readHosts(), events: null });
+  } finally {
+    clearPending(config);
+  }
+  return 0;
 }
 
 /** --resume with nothing pending: report an existing session (so a retried resume is harmless). */
@@ -235,10 +224,7 @@ async function noPending(ctx: Ctx): Promise<number> {
   }
   const m = s.meta;
   if (ctx.json) {
-    await ctx.out(JSON.stringify({
-      status: "logged_in", host: s.hostRef.host, subject_type: m.subject_type, account: m.account ?? null,
-      workspace: m.workspace ?? null, external_sso: m.external_sso ?? null, storage: m.token_storage,
-    }) + "\n");
+    await ctx.out(JSON.stringify(loggedInResult(s.hostRef.host, m, m.token_storage)) + "\n");
   } else {
     const who = m.subject_type === "external_sso" ? m.external_sso?.email : m.account?.email;
     await ctx.out(line`Already logged in to ${s.hostRef.host} as ${who}; no sign-in is pending.` + "\n");

@@ -1,6 +1,6 @@
-// How the one-time code reaches a person: the human lines of seed 003, stable one-line markers an
-// agent can relay, and on a terminal a QR code, an OSC 8 link and an OSC 52 copy offer. Loaded
-// only by `auth login`.
+// How the one-time code reaches a person: the human lines, stable one-line markers an agent can
+// relay, and on a terminal a QR code, an OSC 8 link and an OSC 52 copy offer. Loaded only by
+// `auth login`.
 import { type BrowserDecision, openBrowser } from "../ui/browser.ts";
 import type { Ctx } from "../cli/context.ts";
 import { hyperlink, hyperlinksSupported, osc52 } from "../ui/osc.ts";
@@ -16,9 +16,11 @@ export interface CodeView {
 }
 
 /**
- * The agent-facing markers, one per line on stderr, always printed and never decorated:
+ * The agent-facing markers, one per line on stderr, never decorated:
  *   open <verification_uri>?user_code=<code>
  *   code <user_code>
+ * Printed when stderr is not a terminal (agents never have one) or with --json; on a terminal the
+ * human block above says the same once.
  */
 export function markers(v: Pick<CodeView, "completeUrl" | "userCode">): string {
   return `open ${v.completeUrl}\ncode ${v.userCode}\n`;
@@ -44,7 +46,7 @@ export async function qrBlock(ctx: Ctx, url: string): Promise<string> {
   return "! Or scan this with a phone (the code is filled in):\n" + renderHalfBlocks(qr, { color }).join("\n") + "\n";
 }
 
-/** Prints the code and URL on stderr (seed 003 wording), the QR code on a terminal, then the markers. */
+/** Prints the code and URL on stderr, the QR code on a terminal, and the markers for an agent. */
 export async function presentCode(ctx: Ctx, v: CodeView, o: { noQr?: boolean; stderrTTY: boolean }): Promise<void> {
   const minutes = Math.max(1, Math.round(v.expiresIn / 60));
   const shown = v.verification.toString();
@@ -59,7 +61,7 @@ export async function presentCode(ctx: Ctx, v: CodeView, o: { noQr?: boolean; st
     out += `! When prompted, enter this one-time code (expires in ${minutes} minutes):\n! ${v.userCode}\n`;
   }
   if (o.stderrTTY && !o.noQr) out += await qrBlock(ctx, v.completeUrl);
-  out += markers(v);
+  if (!o.stderrTTY || ctx.json) out += markers(v);
   await ctx.err(out);
 }
 

@@ -19,6 +19,8 @@ export const EXIT_CODES = {
   unsupported_endpoint: 6,
   config_schema_unsupported: 6,
   rate_limited: 7,
+  /** Another `auth login` holds this config directory (auth/login-lock.ts). */
+  login_in_progress: 1,
   network_timeout: 1,
   network_dns: 1,
   network_connection: 1,

@@ -20,10 +20,9 @@ export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
   // --json on a blocking login streams events; the two-step forms print one status object instead.
   const events = ctx.json && !noWait ? new (await import("../auth/login-events.ts")).LoginEvents(ctx) : null;
   try {
-    await login(ctx, { ...opts, events });
+    return await login(ctx, { ...opts, events });
   } catch (e) {
     events?.error(toCliError(e));
     throw e;
   }
-  return 0;
 }
