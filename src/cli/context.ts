@@ -57,13 +57,14 @@ export class Ctx {
   }
 
   get config(): ConfigStore {
-    this._config ??= new ConfigStore(configDir(this.env), (m) => void this.err(m + "\n"));
+    // The lock wait honours the command's cancellation once the command has one (see signal).
+    this._config ??= new ConfigStore(configDir(this.env), (m) => void this.err(m + "\n"), () => this.fx.signal ?? this._signal?.signal);
     return this._config;
   }
 
   /** The one place an HTTP client is built: this context's fetch, debug log and cancellation. */
   http(o: Omit<HttpClientOptions, "fetch" | "debug">): HttpClient {
-    return new HttpClient({ debug: this.debug, ...o, ...(this.fx.fetch ? { fetch: this.fx.fetch } : {}) });
+    return new HttpClient({ debug: this.debug, env: this.env, warn: (line) => void this.err(line + "\n"), ...o, ...(this.fx.fetch ? { fetch: this.fx.fetch } : {}) });
   }
 
   get debugEnabled(): boolean {

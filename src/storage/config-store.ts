@@ -1,9 +1,15 @@
-import { ensurePrivateDir, type FileStat, fsErrorMessage, modeTooOpen, readFileIfExists, readFileIfExistsAsync, removeFile, statIfExists, withDirLock, writeFileAtomic } from "./atomic-file.ts";
+import { assertLockUsable, assertPrivateDir, checkWritable, ensurePrivateDir, type FileStat, modeTooOpen, readFileIfExists, readFileIfExistsAsync, removeFile, statIfExists, tightenMode, withDirLock, writeFileAtomic } from "./atomic-file.ts";
 import { configDir } from "./config-dir.ts";
-import { type HostsFile, parseHostsFile, parseTokensFile, serializeHostsFile, serializeTokensFile, type TokensFile } from "./hosts-file.ts";
+import { hasSession, type HostsFile, parseHostsFile, parseTokensFile, serializeHostsFile, serializeTokensFile, type TokensFile } from "./hosts-file.ts";
 
 export const HOSTS_FILE = "hosts.yml";
 export const TOKENS_FILE = "tokens.yml";
+/** Written by `auth login --no-wait`: it holds a device code. */
+export const PENDING_FILE = "login-pending.yml";
+/** Files that hold session data or a credential: written 0600, set back to 0600 by any write. */
+const PRIVATE_FILES = [HOSTS_FILE, TOKENS_FILE, PENDING_FILE];
+/** Room a sign-in needs beyond the size of the current files: the lock, the pending file, block rounding. */
+const SIGN_IN_SLACK_BYTES = 16 * 1024;
 
 /**
  * The config directory: hosts.yml (metadata) and tokens.yml (file-mode bearer). Reads never
@@ -19,7 +25,11 @@ export class ConfigStore {
    */
   private early = new Map<string, Promise<FileStat | null>>();
 
-  constructor(dir: string = configDir(), warn: (msg: string) => void = () => {}) {
+  /**
+   * `signal`: the command's cancellation, if it has one; a wait for the lock then ends with
+   * `cancelled` on Ctrl-C / SIGTERM. Without one the wait sleeps, so the default SIGTERM still ends it.
+   */
+  constructor(dir: string = configDir(), warn: (msg: string) => void = () => {}, private readonly signal: () => AbortSignal | undefined = () => undefined) {
     this.dir = dir;
     this.warn = warn;
   }
@@ -65,11 +75,23 @@ export class ConfigStore {
     }
   }
 
-  /** Before a sign-in starts: the config dir can take the result (no approval wasted on a dir that cannot). */
+  /**
+   * Before a sign-in starts: the config dir can take the result. Once the user approves, the
+   * server replaces this machine's previous session, so a session that cannot be stored then is
+   * lost on both sides: a private dir, a usable lock path and room for the files are proved first
+   * (a real write of their size, not a permission check).
+   */
   checkWritable(): void {
     this.checkOwner();
     ensurePrivateDir(this.dir);
-    try { (require("node:fs") as typeof import("node:fs")).accessSync(this.dir, 2 /* W_OK */); } catch (e) { throw fsErrorMessage(e, this.dir); }
+    assertPrivateDir(this.dir);
+    assertLockUsable(this.dir);
+    let bytes = SIGN_IN_SLACK_BYTES;
+    const fs = require("node:fs") as typeof import("node:fs");
+    for (const name of [HOSTS_FILE, TOKENS_FILE]) {
+      try { bytes += fs.statSync(this.path(name)).size; } catch { /* not there yet */ }
+    }
+    checkWritable(this.dir, bytes);
   }
 
   private readChecked(name: string): string | null {
@@ -115,21 +137,34 @@ export class ConfigStore {
     return text === null ? { tokens: {} } : parseTokensFile(text, this.path(TOKENS_FILE));
   }
 
-  /** Writers must hold the lock (see withLock). */
+  /** Writers must hold the lock (see withLock). A session goes only into a dir others cannot write. */
   writeHosts(h: HostsFile): void {
     this.early.clear();
+    if (hasSession(h)) assertPrivateDir(this.dir);
     writeFileAtomic(this.path(HOSTS_FILE), serializeHostsFile(h));
   }
 
   writeTokens(t: TokensFile): void {
     this.early.clear(); // a stat taken before a write would describe the old file
     if (Object.keys(t.tokens).length === 0) removeFile(this.path(TOKENS_FILE));
-    else writeFileAtomic(this.path(TOKENS_FILE), serializeTokensFile(t));
+    else {
+      assertPrivateDir(this.dir);
+      writeFileAtomic(this.path(TOKENS_FILE), serializeTokensFile(t));
+    }
   }
 
-  async withLock<T>(fn: () => Promise<T> | T): Promise<T> {
+  /**
+   * Runs `fn` holding the config dir's lock. Credential files found looser than 0600 are set back
+   * to 0600 first: a write must not leave a token readable by others because the file was before.
+   */
+  async withLock<T>(fn: () => Promise<T> | T, signal: AbortSignal | undefined = this.signal()): Promise<T> {
     this.checkOwner();
     ensurePrivateDir(this.dir);
-    return withDirLock(this.dir, fn);
+    return withDirLock(this.dir, () => {
+      for (const name of PRIVATE_FILES) {
+        if (tightenMode(this.path(name))) this.warn(`note: ${this.path(name)} was readable by other users; its mode is now 0600`);
+      }
+      return fn();
+    }, { signal });
   }
 }
