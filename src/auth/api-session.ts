@@ -4,6 +4,7 @@ import { CliError } from "../cli/errors.ts";
 import type { SubjectType } from "../storage/hosts-file.ts";
 import type { HttpClient } from "../http/http-client.ts";
 import { commandsFor, SUBJECTS } from "./identity.ts";
+import { keepOutOfCoreDumps } from "./no-dump.ts";
 import { clearSession, envSession, notLoggedIn, storedSession, type Session } from "./session.ts";
 
 /** Which kind of session a command needs; the other kind is refused before any request. */
@@ -40,6 +41,7 @@ export async function openApi(ctx: Ctx, surface: Surface, command: string): Prom
   const session = envSession(ctx.env) ?? (await storedSession(ctx.config));
   if (!session) throw notLoggedIn();
   checkSurface(session, surface, command);
+  await keepOutOfCoreDumps(ctx);
   await checkServerVersion(ctx, session.hostRef);
   const http = ctx.http({
     baseUrl: session.hostRef.baseUrl,

@@ -16,6 +16,7 @@ export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> 
     return 0;
   }
   if (!session) throw notLoggedIn();
+  await (await import("../auth/no-dump.ts")).keepOutOfCoreDumps(ctx);
   // Best effort: a dead network or a revoked token never blocks the local clear.
   let revoked = false;
   const http = ctx.http({ baseUrl: session.hostRef.baseUrl, bearer: session.bearer, timeoutMs: REVOKE_TIMEOUT_MS });
