@@ -19,6 +19,8 @@ export interface FaultMatch {
    * (`/oauth/device/token`).
    */
   path?: string | RegExp;
+  /** Substring of the request body: picks one client's requests, e.g. the polls of one device code. */
+  bodyIncludes?: string;
 }
 
 export interface FaultRule {
@@ -77,12 +79,13 @@ export class FaultQueue {
   }
 
   /** Consume and return the first matching rule's response, or null. */
-  take(method: string, path: string): FaultRespond | null {
+  take(method: string, path: string, body = ""): FaultRespond | null {
     for (let i = 0; i < this.live.length; i++) {
       const l = this.live[i]!;
       const m = l.rule.match ?? {};
       if (m.method && m.method.toUpperCase() !== method.toUpperCase()) continue;
       if (!pathMatches(m.path, path)) continue;
+      if (m.bodyIncludes !== undefined && !body.includes(m.bodyIncludes)) continue;
       l.remaining -= 1;
       if (l.remaining <= 0) this.live.splice(i, 1);
       return l.rule.respond;
@@ -100,5 +103,6 @@ export function ruleFromJson(raw: unknown): FaultRule {
   if (typeof m.method === "string") match.method = m.method;
   if (typeof m.pathRegex === "string") match.path = new RegExp(m.pathRegex);
   else if (typeof m.path === "string") match.path = m.path;
+  if (typeof m.bodyIncludes === "string") match.bodyIncludes = m.bodyIncludes;
   return { match, times: typeof r.times === "number" ? r.times : undefined, respond: r.respond as FaultRespond };
 }

@@ -218,7 +218,7 @@ class FakeDify {
     this.sweepAutoApprove();
 
     if (!path.startsWith("/__test__")) {
-      const fault = this.faults.take(req.method, path);
+      const fault = this.faults.take(req.method, path, body);
       if (fault) {
         const r = await this.applyFault(fault, req);
         if (r) return r;
