@@ -33,12 +33,23 @@ export interface SsoSubject {
   permittedAppIds: string[];
 }
 
+/** What a file variable (or a chat app's `files`) accepts, as `user_input_form` publishes it. */
+export interface FileConfig {
+  allowedFileTypes: string[];
+  /** with the leading dot, as Dify stores them (".pdf") */
+  allowedFileExtensions: string[];
+  allowedFileUploadMethods: string[];
+}
+
 export interface InputField {
   variable: string;
   label: string;
-  type: "text-input" | "paragraph" | "select" | "number";
+  type: "text-input" | "paragraph" | "select" | "number" | "file" | "file-list";
   required: boolean;
+  /** characters for text, the number of files for file-list */
   maxLength?: number;
+  /** file and file-list variables */
+  file?: FileConfig;
   options?: string[];
   /** only for type "number": JSON Schema "integer" instead of "number" */
   integer?: boolean;
@@ -52,8 +63,12 @@ export interface InputField {
  * - firehose: many events (inputs.events / inputs.chunk_size override the fixture's defaults)
  * - quota: 429 rate_limit_error before the stream
  * - unavailable: 400 app_unavailable before the stream
+ * - hitl: a workflow whose Human Input node pauses the run (twice when the first form is approved)
+ * - hitl_console: pauses on a form that only the Dify console can answer (form_token null)
+ * - slow: a workflow that streams slowly until it is stopped (the stop route ends it)
+ * - think: answers with `<think>` blocks split across chunks
  */
-export type AppBehaviour = "normal" | "error_midstream" | "firehose" | "quota" | "unavailable";
+export type AppBehaviour = "normal" | "error_midstream" | "firehose" | "quota" | "unavailable" | "hitl" | "hitl_console" | "slow" | "think";
 
 export interface App {
   id: string;
@@ -71,17 +86,22 @@ export interface App {
   suggestedQuestions: string[];
   behaviour: AppBehaviour;
   firehose?: { events: number; chunkSize: number };
+  /** the app's `file_upload` feature (the chat `files` list); absent = disabled */
+  fileUpload?: FileConfig & { numberLimits: number };
 }
 
 export const IDS = {
   accounts: {
     gareth: "a0000000-0000-4000-8000-000000000001",
     alice: "a0000000-0000-4000-8000-000000000002",
+    hana: "a0000000-0000-4000-8000-000000000003",
   },
   workspaces: {
     acme: "b0000000-0000-4000-8000-000000000001",
     side: "b0000000-0000-4000-8000-000000000002",
     alice: "b0000000-0000-4000-8000-000000000003",
+    labs: "b0000000-0000-4000-8000-000000000004", // Hana's: the apps that take files, pause or think
+    oldLab: "b0000000-0000-4000-8000-000000000005", // Hana's, archived
   },
   apps: {
     supportChat: "c0000000-0000-4000-8000-000000000001", // chat, no required inputs
@@ -95,12 +115,20 @@ export const IDS = {
     sideHelpdesk: "c0000000-0000-4000-8000-000000000011", // advanced-chat (Side Project)
     researchAgent: "c0000000-0000-4000-8000-000000000012", // agent-chat (Side Project)
     aliceNotes: "c0000000-0000-4000-8000-000000000021", // completion, required note (Alice)
+    docReviewer: "c0000000-0000-4000-8000-000000000031", // workflow: file doc (required), file-list images, text note (Labs)
+    visionChat: "c0000000-0000-4000-8000-000000000032", // chat with file upload enabled: the `files` list (Labs)
+    expenseApproval: "c0000000-0000-4000-8000-000000000033", // workflow with Human Input nodes: pauses (Labs)
+    consoleApproval: "c0000000-0000-4000-8000-000000000034", // workflow pausing on a console-only form (Labs)
+    slowWriter: "c0000000-0000-4000-8000-000000000035", // workflow streaming slowly until stopped (Labs)
+    deepThinker: "c0000000-0000-4000-8000-000000000036", // chat answering with <think> blocks (Labs)
+    thinkFlow: "c0000000-0000-4000-8000-000000000037", // workflow whose text and outputs carry <think> (Labs)
   },
 } as const;
 
 export const EMAILS = {
   gareth: "gareth@dify.ai",
   alice: "alice@example.com",
+  hana: "hana@example.com",
   sso: "sso-user@partner.com",
 } as const;
 export const SSO_ISSUER = "https://idp.partner.com";
@@ -122,6 +150,8 @@ export function createFixtures(): Fixtures {
     { id: W.acme, name: "Acme Corp", status: "normal", createdAt: T0 },
     { id: W.side, name: "Side Project", status: "normal", createdAt: T0 + 10 * day },
     { id: W.alice, name: "Alice's Workspace", status: "normal", createdAt: T0 + 20 * day },
+    { id: W.labs, name: "Labs", status: "normal", createdAt: T0 + 30 * day },
+    { id: W.oldLab, name: "Old Lab", status: "archive", createdAt: T0 + 31 * day },
   ];
   const accounts: Account[] = [
     {
@@ -138,6 +168,15 @@ export function createFixtures(): Fixtures {
       email: EMAILS.alice,
       name: "Alice Example",
       memberships: [{ workspaceId: W.alice, role: "owner", current: true }],
+    },
+    {
+      id: IDS.accounts.hana,
+      email: EMAILS.hana,
+      name: "Hana Example",
+      memberships: [
+        { workspaceId: W.labs, role: "owner", current: true },
+        { workspaceId: W.oldLab, role: "editor", current: false },
+      ],
     },
   ];
   const base = (over: Partial<App> & Pick<App, "id" | "workspaceId" | "name" | "mode">): App => ({
@@ -216,6 +255,7 @@ export function createFixtures(): Fixtures {
       description: "Turns a note into prose.", updatedAt: T0 + 21 * day,
       inputs: [{ variable: "note", label: "Note", type: "paragraph", required: true }],
     }),
+    ...labsApps(base),
   ];
   const ssoSubjects: SsoSubject[] = [
     { email: EMAILS.sso, issuer: SSO_ISSUER, permittedAppIds: [A.supportChat, A.summarizer, A.aliceNotes] },
@@ -223,20 +263,83 @@ export function createFixtures(): Fixtures {
   return { accounts, workspaces, apps, ssoSubjects };
 }
 
+const ANY_FILE: FileConfig = { allowedFileTypes: [], allowedFileExtensions: [], allowedFileUploadMethods: ["local_file", "remote_url"] };
+
+/** Hana's Labs apps: file inputs, human-in-the-loop pauses, a slow stream to stop, reasoning. */
+function labsApps(base: (over: Partial<App> & Pick<App, "id" | "workspaceId" | "name" | "mode">) => App): App[] {
+  const A = IDS.apps;
+  const W = IDS.workspaces;
+  const at = T0 + 30 * day;
+  return [
+    base({
+      id: A.docReviewer, workspaceId: W.labs, name: "Doc Reviewer", mode: "workflow", author: "Hana Example", updatedAt: at + 7 * day,
+      description: "Reviews a document, with optional pictures.",
+      inputs: [
+        { variable: "doc", label: "Document", type: "file", required: true, file: { allowedFileTypes: ["document"], allowedFileExtensions: [], allowedFileUploadMethods: ["local_file", "remote_url"] } },
+        { variable: "images", label: "Pictures", type: "file-list", required: false, maxLength: 3, file: { allowedFileTypes: ["image"], allowedFileExtensions: [], allowedFileUploadMethods: ["local_file", "remote_url"] } },
+        { variable: "note", label: "Note", type: "text-input", required: false, maxLength: 100 },
+      ],
+    }),
+    base({
+      id: A.visionChat, workspaceId: W.labs, name: "Vision Chat", mode: "chat", author: "Hana Example", updatedAt: at + 6 * day,
+      description: "Chats about the pictures and documents you attach.",
+      fileUpload: { allowedFileTypes: ["image", "document"], allowedFileExtensions: [], allowedFileUploadMethods: ["local_file", "remote_url"], numberLimits: 2 },
+    }),
+    base({
+      id: A.expenseApproval, workspaceId: W.labs, name: "Expense Approval", mode: "workflow", author: "Hana Example", updatedAt: at + 5 * day,
+      description: "A manager, then finance, approve an expense claim.", behaviour: "hitl",
+      inputs: [{ variable: "amount", label: "Amount", type: "number", required: true }],
+    }),
+    base({
+      id: A.consoleApproval, workspaceId: W.labs, name: "Console Approval", mode: "workflow", author: "Hana Example", updatedAt: at + 4 * day,
+      description: "Waits for an approval given in the Dify console only.", behaviour: "hitl_console",
+    }),
+    base({
+      id: A.slowWriter, workspaceId: W.labs, name: "Slow Writer", mode: "workflow", author: "Hana Example", updatedAt: at + 3 * day,
+      description: "Writes slowly, for a long time.", behaviour: "slow",
+      inputs: [{ variable: "file", label: "Attachment", type: "file", required: false, file: ANY_FILE }],
+    }),
+    base({
+      id: A.deepThinker, workspaceId: W.labs, name: "Deep Thinker", mode: "chat", author: "Hana Example", updatedAt: at + 2 * day,
+      description: "Reasons before answering.", behaviour: "think",
+    }),
+    base({
+      id: A.thinkFlow, workspaceId: W.labs, name: "Think Flow", mode: "workflow", author: "Hana Example", updatedAt: at + 1 * day,
+      description: "A workflow whose model reasons out loud.", behaviour: "think",
+    }),
+  ];
+}
+
 export function userInputForm(app: App): unknown[] {
   return app.inputs.map((f) => {
     const common: Record<string, unknown> = { label: f.label, variable: f.variable, required: f.required, default: f.default ?? "" };
     if (f.type === "text-input" || f.type === "paragraph") common.max_length = f.maxLength ?? (f.type === "paragraph" ? 0 : 48);
     if (f.type === "select") common.options = f.options ?? [];
+    if (f.type === "file" || f.type === "file-list") {
+      const c = f.file ?? ANY_FILE;
+      common.allowed_file_types = c.allowedFileTypes;
+      common.allowed_file_extensions = c.allowedFileExtensions;
+      common.allowed_file_upload_methods = c.allowedFileUploadMethods;
+      if (f.type === "file-list") common.max_length = f.maxLength ?? 5;
+    }
     return { [f.type]: common };
   });
 }
+
+/** A file value's shape in the input schema (June derives it from the form, loosely). */
+const FILE_OBJECT_SHAPE = {
+  type: "object",
+  properties: { type: { type: "string" }, transfer_method: { type: "string" }, url: { type: "string" }, upload_file_id: { type: "string" } },
+  additionalProperties: true,
+};
 
 export function inputSchema(app: App): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   for (const f of app.inputs) {
     const p: Record<string, unknown> = { title: f.label };
     if (f.type === "number") p.type = f.integer ? "integer" : "number";
+    else if (f.type === "file") Object.assign(p, FILE_OBJECT_SHAPE);
+    else if (f.type === "file-list") Object.assign(p, { type: "array", items: FILE_OBJECT_SHAPE });
     else p.type = "string";
     if (f.type === "select") p.enum = f.options ?? [];
     if ((f.type === "text-input" || f.type === "paragraph") && f.maxLength) p.maxLength = f.maxLength;
@@ -252,6 +355,23 @@ export function inputSchema(app: App): Record<string, unknown> {
   };
 }
 
+/** The `file_upload` feature as parameters publish it. */
+function fileUploadFeature(app: App): Record<string, unknown> {
+  const f = app.fileUpload;
+  if (!f) return { image: { enabled: false, number_limits: 3, transfer_methods: ["remote_url", "local_file"] } };
+  return {
+    enabled: true,
+    allowed_file_types: f.allowedFileTypes,
+    allowed_file_extensions: f.allowedFileExtensions,
+    allowed_file_upload_methods: f.allowedFileUploadMethods,
+    number_limits: f.numberLimits,
+    image: { enabled: f.allowedFileTypes.includes("image"), number_limits: f.numberLimits, transfer_methods: f.allowedFileUploadMethods },
+  };
+}
+
+/** Upload limits in MiB (server configuration, published in system_parameters). */
+export const UPLOAD_LIMITS_MB = { file: 15, image: 10, audio: 50, video: 100 } as const;
+
 export function appParameters(app: App): Record<string, unknown> {
   return {
     opening_statement: app.openingStatement,
@@ -264,12 +384,12 @@ export function appParameters(app: App): Record<string, unknown> {
     more_like_this: { enabled: false },
     sensitive_word_avoidance: { enabled: false },
     user_input_form: userInputForm(app),
-    file_upload: { image: { enabled: false, number_limits: 3, transfer_methods: ["remote_url", "local_file"] } },
+    file_upload: fileUploadFeature(app),
     system_parameters: {
-      file_size_limit: 15,
-      image_file_size_limit: 10,
-      audio_file_size_limit: 50,
-      video_file_size_limit: 100,
+      file_size_limit: UPLOAD_LIMITS_MB.file,
+      image_file_size_limit: UPLOAD_LIMITS_MB.image,
+      audio_file_size_limit: UPLOAD_LIMITS_MB.audio,
+      video_file_size_limit: UPLOAD_LIMITS_MB.video,
       workflow_file_upload_limit: 10,
     },
   };

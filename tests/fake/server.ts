@@ -37,6 +37,9 @@ import {
   type ValidationDetail,
 } from "./http";
 import { framesResponse, rawChunksResponse, runFrames } from "./sse";
+import { FileStore, readMultipart, type PartSummary, type ResolvedFile, type UploadLimitsMb } from "./files";
+import { TaskHub } from "./tasks";
+import { UPLOAD_LIMITS_MB, type FileConfig } from "./fixtures";
 import { DeviceStore, TokenStore, type DeviceState, type Subject, type TokenRow } from "./store";
 import { Clock, SlidingWindowLimiter, isUuid, newUserCode, newUuid, pyIso, sha256Hex, sleep, tokenUrlsafe } from "./util";
 
@@ -45,7 +48,9 @@ export type { FaultRule, FaultRespond, FaultMatch } from "./faults";
 export { IDS, EMAILS, SSO_ISSUER, createFixtures } from "./fixtures";
 export type { Account, App, AppMode, Fixtures, SsoSubject, Workspace, Membership, InputField } from "./fixtures";
 export type { TokenRow } from "./store";
-export { answerFor, summarize } from "./sse";
+export { answerFor, summarize, THINK } from "./sse";
+export type { FileStore, UploadedFile } from "./files";
+export type { TaskHub, Form, WorkflowRun } from "./tasks";
 
 export interface FakeServerOptions {
   /** 0 = random (default) */
@@ -90,6 +95,17 @@ export interface FakeServerOptions {
   versionEdition?: "SELF_HOSTED" | "CLOUD";
   /** false => /oauth/device/* are 404 (host without the feature) */
   deviceFlow?: boolean;
+  /**
+   * Upload limits the upload route enforces, in MiB (default: the ones describe publishes). Lower
+   * ones model a server whose configuration changed after the client read describe.
+   */
+  uploadLimitsMb?: Partial<UploadLimitsMb>;
+  /** UPLOAD_FILE_EXTENSION_BLACKLIST (default empty) */
+  uploadExtensionBlacklist?: string[];
+  /** how long after a form is submitted the resumed run starts (default 30 ms) */
+  resumeDelayMs?: number;
+  /** the slow workflow's delay between words (default 50 ms) */
+  slowChunkMs?: number;
 }
 
 export interface RecordedRequest {
@@ -129,9 +145,14 @@ export interface FakeServer {
   ssoSubjects: SsoSubject[];
   options: Readonly<ResolvedOptions>;
   setOption(partial: Partial<FakeServerOptions>): void;
+  /** uploaded files, by id */
+  files: FileStore;
+  /** workflow runs, human-input forms and stop requests */
+  tasks: TaskHub;
 }
 
-export type ResolvedOptions = Required<Omit<FakeServerOptions, "verificationBase" | "autoApprove" | "autoDeny" | "version">> & {
+export type ResolvedOptions = Required<Omit<FakeServerOptions, "verificationBase" | "autoApprove" | "autoDeny" | "version" | "uploadLimitsMb">> & {
+  uploadLimitsMb: UploadLimitsMb;
   verificationBase: string | undefined;
   autoApprove: FakeServerOptions["autoApprove"];
   autoDeny: FakeServerOptions["autoDeny"];
@@ -165,6 +186,10 @@ function resolveOptions(o: FakeServerOptions): ResolvedOptions {
     version: o.version === undefined ? "1.14.0" : o.version,
     versionEdition: o.versionEdition ?? "SELF_HOSTED",
     deviceFlow: o.deviceFlow ?? true,
+    uploadLimitsMb: { ...UPLOAD_LIMITS_MB, ...(o.uploadLimitsMb ?? {}) },
+    uploadExtensionBlacklist: o.uploadExtensionBlacklist ?? [],
+    resumeDelayMs: o.resumeDelayMs ?? 30,
+    slowChunkMs: o.slowChunkMs ?? 50,
   };
 }
 
@@ -181,6 +206,8 @@ interface Ctx {
   url: URL;
   body: string;
   ip: string;
+  /** a multipart/form-data body, parsed (null when it could not be) */
+  multipart?: { parts: PartSummary[]; files: Map<string, File> } | null;
 }
 
 class FakeDify {
@@ -193,6 +220,8 @@ class FakeDify {
   readonly limiter = new SlidingWindowLimiter();
   /** conversation id -> app id */
   readonly conversations = new Map<string, string>();
+  readonly files = new FileStore();
+  readonly tasks = new TaskHub(() => this.clock.now(), () => this.opts.resumeDelayMs);
   private hangs = new Set<() => void>();
   private mintSeq = 0;
   origin = "";
@@ -207,7 +236,17 @@ class FakeDify {
   async handle(req: Request, srv: Server<undefined>): Promise<Response> {
     const url = new URL(req.url);
     const path = url.pathname;
-    const body = await req.text().catch(() => "");
+    const ct = req.headers.get("content-type") ?? "";
+    let body: string;
+    let multipart: Ctx["multipart"];
+    if (ct.toLowerCase().startsWith("multipart/form-data")) {
+      // Uploads are binary and large: the log keeps what the server saw of each part, not the bytes.
+      const bytes = new Uint8Array(await req.arrayBuffer().catch(() => new ArrayBuffer(0)));
+      multipart = await readMultipart(bytes, ct);
+      body = JSON.stringify({ multipart: multipart?.parts ?? null, bytes: bytes.byteLength });
+    } else {
+      body = await req.text().catch(() => "");
+    }
     const ip = clientIp(req, srv.requestIP(req)?.address);
     const headers: Record<string, string> = {};
     req.headers.forEach((v, k) => (headers[k.toLowerCase()] = v));
@@ -224,7 +263,7 @@ class FakeDify {
         if (r) return r;
       }
     }
-    const res = await this.route({ req, url, body, ip });
+    const res = await this.route({ req, url, body, ip, multipart });
     return withHeaders(res, ANTI_FRAMING);
   }
 
@@ -304,6 +343,11 @@ class FakeDify {
     ["GET", /^\/apps$/, (c) => this.appList(c)],
     ["GET", /^\/apps\/([^/]+)\/describe$/, (c, m) => this.appDescribe(c, m[1]!)],
     ["POST", /^\/apps\/([^/]+)\/run$/, (c, m) => this.appRun(c, m[1]!)],
+    ["POST", /^\/apps\/([^/]+)\/files\/upload$/, (c, m) => this.fileUpload(c, m[1]!)],
+    ["POST", /^\/apps\/([^/]+)\/tasks\/([^/]+)\/stop$/, (c, m) => this.taskStop(c, m[1]!, m[2]!)],
+    ["GET", /^\/apps\/([^/]+)\/tasks\/([^/]+)\/events$/, (c, m) => this.taskEvents(c, m[1]!, m[2]!)],
+    ["GET", /^\/apps\/([^/]+)\/form\/human_input\/([^/]+)$/, (c, m) => this.formGet(c, m[1]!, m[2]!)],
+    ["POST", /^\/apps\/([^/]+)\/form\/human_input\/([^/]+)$/, (c, m) => this.formPost(c, m[1]!, m[2]!)],
     ["GET", /^\/permitted-external-apps$/, (c) => this.permittedApps(c)],
   ];
 
@@ -800,6 +844,8 @@ class FakeDify {
     const app = this.appGuard(a.account, appId);
     if (app instanceof Response) return app;
     const q = c.url.searchParams;
+    const qws = q.get("workspace_id");
+    if (qws && qws !== app.workspaceId) return errorBody(422, "workspace_id does not match app's workspace", { code: "invalid_param" });
     const details: ValidationDetail[] = [];
     forbidExtra(q, ["fields"], details);
     let fields = new Set(["info", "parameters", "input_schema"]);
@@ -831,7 +877,11 @@ class FakeDify {
     });
   }
 
-  private appRun(c: Ctx, appId: string): Response {
+  /**
+   * The June guard of every `/apps/<id>/…` run-scoped route, for account and (EE) external SSO
+   * callers, with the `workspace_id` query check. `caller` keys what the caller owns.
+   */
+  private runGuard(c: Ctx, appId: string): { app: App; auth: Auth; caller: string } | Response {
     const auth = this.authenticate(c);
     if (auth instanceof Response) return auth;
     let app: App;
@@ -839,16 +889,113 @@ class FakeDify {
       const g = this.appGuard(auth.subject.account, appId);
       if (g instanceof Response) return g;
       app = g;
-    } else {
-      if (this.opts.edition === "CE") return errorBody(403, "external_sso_requires_ee");
-      const found = isUuid(appId) ? this.fx.apps.find((x) => x.id === appId.toLowerCase()) : undefined;
-      if (!found || found.status !== "normal") return errorBody(404, "app not found");
-      if (!auth.subject.sso.permittedAppIds.includes(found.id)) return errorBody(403, "subject_not_allowed_for_access_mode");
-      if (!found.enableApi) return errorBody(403, "service_api_disabled");
-      app = found;
+      const qws = c.url.searchParams.get("workspace_id");
+      if (qws && qws !== app.workspaceId) return errorBody(422, "workspace_id does not match app's workspace", { code: "invalid_param" });
+      return { app, auth, caller: auth.subject.account.id };
     }
-    const qws = c.url.searchParams.get("workspace_id");
-    if (qws && qws !== app.workspaceId) return errorBody(422, "workspace_id does not match app's workspace");
+    if (this.opts.edition === "CE") return errorBody(403, "external_sso_requires_ee");
+    const found = isUuid(appId) ? this.fx.apps.find((x) => x.id === appId.toLowerCase()) : undefined;
+    if (!found || found.status !== "normal") return errorBody(404, "app not found");
+    if (!auth.subject.sso.permittedAppIds.includes(found.id)) return errorBody(403, "subject_not_allowed_for_access_mode");
+    if (!found.enableApi) return errorBody(403, "service_api_disabled");
+    return { app: found, auth, caller: auth.subject.sso.email };
+  }
+
+  private fileUpload(c: Ctx, appId: string): Promise<Response> | Response {
+    const g = this.runGuard(c, appId);
+    if (g instanceof Response) return g;
+    return this.files.upload(
+      c.multipart ?? null,
+      { createdBy: g.caller, tenantId: g.app.workspaceId, now: this.clock.now() },
+      this.opts.uploadLimitsMb,
+      this.opts.uploadExtensionBlacklist,
+    );
+  }
+
+  private taskStop(c: Ctx, appId: string, taskId: string): Response {
+    const g = this.runGuard(c, appId);
+    if (g instanceof Response) return g;
+    return this.tasks.stop(g.app.id, taskId);
+  }
+
+  private taskEvents(c: Ctx, appId: string, runId: string): Response {
+    const g = this.runGuard(c, appId);
+    if (g instanceof Response) return g;
+    return this.tasks.events(g.app, runId, g.caller, c.url.searchParams, c.req.signal);
+  }
+
+  private formGet(c: Ctx, appId: string, token: string): Response {
+    const g = this.runGuard(c, appId);
+    if (g instanceof Response) return g;
+    return this.tasks.getForm(g.app.id, token);
+  }
+
+  private formPost(c: Ctx, appId: string, token: string): Response {
+    const g = this.runGuard(c, appId);
+    if (g instanceof Response) return g;
+    return this.tasks.submitForm(g.app.id, token, flaskJson(c.req.headers.get("content-type"), c.body));
+  }
+
+  /**
+   * The file inputs and `files` of a run body → the files they name, or the ValueError June raises
+   * (a 500 for chat-family apps, an `error` event for workflows).
+   */
+  private resolveRunFiles(app: App, inputs: Record<string, unknown>, files: unknown, caller: string, sso: boolean): { inputs: Record<string, unknown>; files: Record<string, unknown>[] } | string {
+    const out = { ...inputs };
+    const seen: Record<string, unknown>[] = [];
+    const one = (variable: string, m: unknown, cfg: FileConfig | null): Record<string, unknown> | string => {
+      if (!m || typeof m !== "object" || Array.isArray(m)) return `${variable} in input form must be a file`;
+      const r = this.files.resolve(m as Record<string, unknown>, cfg, app.workspaceId, sso ? caller : undefined);
+      if (typeof r === "string") return r;
+      const summary = fileSummary(variable, r);
+      seen.push(summary);
+      return summary;
+    };
+    for (const f of app.inputs) {
+      if (f.type !== "file" && f.type !== "file-list") continue;
+      const v = inputs[f.variable];
+      if (v === undefined || v === null || v === "" || (Array.isArray(v) && v.length === 0)) {
+        if (f.required) return `${f.variable} is required in input form`;
+        delete out[f.variable];
+        continue;
+      }
+      if (f.type === "file") {
+        const r = one(f.variable, v, f.file ?? null);
+        if (typeof r === "string") return r;
+        out[f.variable] = r;
+      } else {
+        if (!Array.isArray(v)) return `${f.variable} in input form must be a list of files`;
+        // June silently drops list items without a transfer method, and remote items without a URL.
+        const kept = v.filter((m) => m && typeof m === "object" && (m as Record<string, unknown>).transfer_method
+          && !((m as Record<string, unknown>).transfer_method === "remote_url" && !(m as Record<string, unknown>).url && !(m as Record<string, unknown>).remote_url && !(m as Record<string, unknown>).upload_file_id));
+        const got: Record<string, unknown>[] = [];
+        for (const m of kept) {
+          const r = one(f.variable, m, f.file ?? null);
+          if (typeof r === "string") return r;
+          got.push(r);
+        }
+        if (f.maxLength && got.length > f.maxLength) return `Number of files exceeds the maximum limit ${f.maxLength}`;
+        out[f.variable] = got;
+      }
+    }
+    // The `files` list counts only when the app's file upload feature is on; otherwise it is ignored.
+    if (app.fileUpload && Array.isArray(files)) {
+      const got: Record<string, unknown>[] = [];
+      for (const m of files) {
+        if (!m || typeof m !== "object" || !(m as Record<string, unknown>).transfer_method) continue;
+        const r = one("files", m, app.fileUpload);
+        if (typeof r === "string") return r;
+        got.push(r);
+      }
+      if (got.length > app.fileUpload.numberLimits) return `Number of files exceeds the maximum limit ${app.fileUpload.numberLimits}`;
+    }
+    return { inputs: out, files: seen };
+  }
+
+  private appRun(c: Ctx, appId: string): Response {
+    const g = this.runGuard(c, appId);
+    if (g instanceof Response) return g;
+    const { app, auth } = g;
 
     // @accepts(body=AppRunRequest)
     const b = flaskJson(c.req.headers.get("content-type"), c.body);
@@ -902,13 +1049,24 @@ class FakeDify {
     const checked = this.checkInputs(app, inputs);
     // A ValueError from input validation is not translated by the June handler: it becomes a 500.
     if (checked instanceof Response) return checked;
+    const resolved = this.resolveRunFiles(app, inputs, body.files, g.caller, auth.subject.kind === "sso");
+    if (typeof resolved === "string") {
+      // Chat-family apps validate in the request (an unmapped ValueError: 500). Workflows validate
+      // in the worker: 200, an `error` event, then silence until the idle timeout.
+      if (chatLike || app.mode === "completion") return errorBody(500, resolved);
+      return workflowErrorStream(resolved, c.req.signal);
+    }
+    Object.assign(checked, resolved.inputs);
     if (conversationId) this.conversations.set(conversationId, app.id);
-    return framesResponse(runFrames({ app, query, inputs: checked, conversationId, now: this.clock.now() }), {});
+    if (app.behaviour === "hitl" || app.behaviour === "hitl_console") return this.tasks.startPausing(app, checked, g.caller);
+    if (app.behaviour === "slow") return this.tasks.slowRun(app, checked, this.opts.slowChunkMs, c.req.signal);
+    return framesResponse(runFrames({ app, query, inputs: checked, conversationId, now: this.clock.now(), files: resolved.files.length ? resolved.files : undefined }), {});
   }
 
   private checkInputs(app: App, inputs: Record<string, unknown>): Record<string, unknown> | Response {
     const out: Record<string, unknown> = {};
     for (const f of app.inputs) {
+      if (f.type === "file" || f.type === "file-list") continue; // checked as file mappings
       let v = inputs[f.variable];
       if (v === undefined || v === null || v === "") {
         if (f.required) return errorBody(500, `${f.variable} is required in input form`);
@@ -1057,6 +1215,27 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       return dify.opts;
     },
     setOption: (partial) => dify.setOption(partial),
+    files: dify.files,
+    tasks: dify.tasks,
   };
   return fake;
+}
+
+/** What a run saw of one file (the fake's outputs echo it, so tests can check what arrived). */
+function fileSummary(variable: string, r: ResolvedFile): Record<string, unknown> {
+  return {
+    variable, filename: r.filename, extension: r.extension, type: r.type, transfer_method: r.transferMethod,
+    ...(r.uploadFileId ? { upload_file_id: r.uploadFileId, size: r.size, sha256: r.sha256 } : {}), ...(r.url ? { url: r.url } : {}),
+  };
+}
+
+/** June's workflow answer to inputs the worker rejects: an `error` event, then nothing until the idle timeout. */
+function workflowErrorStream(message: string, signal: AbortSignal): Response {
+  const enc = new TextEncoder();
+  return new Response(new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(enc.encode(`event: ping\n\ndata: ${JSON.stringify({ event: "error", message, status: 500 })}\n\n`));
+      signal.addEventListener("abort", () => { try { c.close(); } catch { /* gone */ } }, { once: true });
+    },
+  }), { headers: { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache" } });
 }

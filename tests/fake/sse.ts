@@ -18,6 +18,8 @@ export interface RunContext {
   inputs: Record<string, unknown>;
   conversationId: string | null; // null for completion / workflow
   now: number; // epoch ms from the injected clock
+  /** the files the run received (file inputs and the chat `files` list), as the server resolved them */
+  files?: Record<string, unknown>[];
 }
 
 function words(s: string): string[] {
@@ -101,12 +103,17 @@ export function* runFrames(ctx: RunContext): Generator<string> {
     return;
   }
 
+  if (app.behaviour === "think") {
+    yield* thinkFrames(ctx, taskId, msgBase);
+    return;
+  }
+
   if (app.mode === "workflow") {
     const runId = newUuid();
     const workflowId = newUuid();
     const wf = (event: string, data: Record<string, unknown>) => sseData({ event, task_id: taskId, workflow_run_id: runId, data });
     const { summary, word_count } = summarize(ctx.inputs);
-    const outputs = { summary, word_count };
+    const outputs: Record<string, unknown> = ctx.files ? { summary, word_count, files: ctx.files } : { summary, word_count };
     yield wf("workflow_started", { id: runId, workflow_id: workflowId, inputs: ctx.inputs, created_at: createdAt });
     const nodes = [
       { node_id: "start", node_type: "start", title: "Start", outputs: ctx.inputs },
@@ -134,7 +141,7 @@ export function* runFrames(ctx: RunContext): Generator<string> {
     return;
   }
 
-  const answer = answerFor(app, ctx.query, ctx.inputs);
+  const answer = answerFor(app, ctx.query, ctx.inputs) + (ctx.files?.length ? ` (files: ${ctx.files.map((f) => String(f.filename)).join(", ")})` : "");
   const pieces = words(answer);
   const promptTokens = 20 + words(ctx.query ?? "").length;
 
@@ -187,6 +194,31 @@ export function* runFrames(ctx: RunContext): Generator<string> {
     if (++i === 2) yield PING;
   }
   yield sseData({ event: "message_end", ...msgBase(), metadata: { usage: usage(promptTokens, pieces.length), retriever_resources: [] }, files: null });
+}
+
+/** The reasoning a thinking app shows, and its answer; the tags are split across chunks on purpose. */
+export const THINK = {
+  chatChunks: (q: string) => ["<thi", "nk>The user asks about ", q, ". Let me reason.</th", "ink>", "The answer to \"", q, "\" is 42."],
+  chatAnswer: (q: string) => `The answer to "${q}" is 42.`,
+  flowChunks: ["<think>", "Weighing ", "options</thi", "nk>", "Use option B."],
+  flowOutput: "<think>Weighing options</think>Use option B.",
+} as const;
+
+function* thinkFrames(ctx: RunContext, taskId: string, msgBase: () => Record<string, unknown>): Generator<string> {
+  const createdAt = Math.floor(ctx.now / 1000);
+  if (ctx.app.mode === "workflow") {
+    const runId = newUuid();
+    const wf = (event: string, data: Record<string, unknown>) => sseData({ event, task_id: taskId, workflow_run_id: runId, data });
+    yield wf("workflow_started", { id: runId, workflow_id: ctx.app.id, inputs: ctx.inputs, created_at: createdAt, reason: "initial" });
+    for (const t of THINK.flowChunks) yield wf("text_chunk", { text: t, from_variable_selector: ["llm", "text"] });
+    yield wf("workflow_finished", {
+      id: runId, workflow_id: ctx.app.id, status: "succeeded", outputs: { answer: THINK.flowOutput }, error: null, elapsed_time: 0.05,
+      total_tokens: 12, total_steps: 3, created_by: {}, created_at: createdAt, finished_at: createdAt, files: [],
+    });
+    return;
+  }
+  for (const a of THINK.chatChunks((ctx.query ?? "").trim())) yield sseData({ event: "message", ...msgBase(), answer: a, from_variable_selector: null });
+  yield sseData({ event: "message_end", ...msgBase(), metadata: { retriever_resources: [] }, files: null });
 }
 
 /** Stream frames from a generator, batching up to ~32 KiB per write. */
