@@ -1,6 +1,7 @@
 import { HttpClient, type HttpClientOptions } from "../http/http-client.ts";
 import { configDir } from "../storage/config-dir.ts";
 import { ConfigStore } from "../storage/config-store.ts";
+import { isNotice, markNotice, styleFor } from "../ui/colour.ts";
 import { redact } from "../ui/redact.ts";
 import { jsonRequested, writeErr, writeOut } from "./output.ts";
 
@@ -41,13 +42,19 @@ export class Ctx {
     this.fx = effects;
   }
 
+  /** Called before each write to stdout or stderr: a progress spinner erases itself there. */
+  beforeWrite: (() => void) | null = null;
+
   out(text: string): Promise<unknown> {
+    this.beforeWrite?.();
     return this.fx.stdout ? this.fx.stdout(text) : writeOut(text);
   }
 
-  /** stderr, always redacted. */
+  /** stderr, always redacted; a warning:/note:/info: line is marked on a terminal. */
   err(text: string): Promise<unknown> {
-    const safe = redact(text);
+    this.beforeWrite?.();
+    let safe = redact(text);
+    if (isNotice(safe)) safe = markNotice(styleFor(this, 2), safe);
     return this.fx.stderr ? this.fx.stderr(safe) : writeErr(safe);
   }
 
@@ -89,10 +96,21 @@ export class Ctx {
     return this._signal.signal;
   }
 
+  private readonly ttys: (boolean | undefined)[] = [];
+
   isTTY(fd: 0 | 1 | 2): boolean {
     if (this.fx.isTTY) return this.fx.isTTY(fd);
-    // node:tty is loaded only by the commands that need to know (login, run): it costs start-up.
-    const { isatty } = require("node:tty") as typeof import("node:tty");
-    return isatty(fd);
+    return (this.ttys[fd] ??= realIsTTY(fd));
   }
+}
+
+function realIsTTY(fd: number): boolean {
+  // A pipe or a file is never a terminal, and fstat tells so for ~1 ms; node:tty, needed only to
+  // tell a terminal from another character device such as /dev/null, costs ~10 ms of start-up
+  // (measured), which piped and agent runs should not pay.
+  try {
+    if (!(require("node:fs") as typeof import("node:fs")).fstatSync(fd).isCharacterDevice()) return false;
+  } catch { /* unknown: node:tty decides */ }
+  const { isatty } = require("node:tty") as typeof import("node:tty");
+  return isatty(fd);
 }

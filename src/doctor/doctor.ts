@@ -13,6 +13,7 @@ import { redact } from "../ui/redact.ts";
 import { parsePending, PENDING_FILE } from "../auth/login-pending.ts";
 import { envSession } from "../auth/session.ts";
 import { sanitize } from "../ui/sanitize.ts";
+import { statusWord, styleFor } from "../ui/colour.ts";
 
 type Env = Record<string, string | undefined>;
 export type Status = "pass" | "warn" | "fail";
@@ -437,11 +438,12 @@ export function summarize(checks: Check[]): { pass: number; warn: number; fail: 
   };
 }
 
-export function renderHuman(checks: Check[]): string {
+/** `paint` colours a status word on a terminal (padding is added before it, so columns line up). */
+export function renderHuman(checks: Check[], paint: (status: Status, padded: string) => string = (_s, t) => t): string {
   const w = Math.max(...checks.map((c) => c.title.length));
   let out = "";
   for (const c of checks) {
-    out += `${c.status.padEnd(4)}  ${c.title.padEnd(w)}  ${c.message}\n`;
+    out += `${paint(c.status, c.status.padEnd(4))}  ${c.title.padEnd(w)}  ${c.message}\n`;
     if (c.hint && c.status !== "pass") out += `${" ".repeat(6 + w + 2)}fix: ${c.hint}\n`;
     else if (c.hint) out += `${" ".repeat(6 + w + 2)}note: ${c.hint}\n`;
   }
@@ -462,7 +464,8 @@ export async function runDoctor(ctx: Ctx, o: { host?: string }): Promise<number>
   if (ctx.json) {
     await ctx.out(JSON.stringify({ ok: s.fail === 0, summary: s, checks: checks.map((c) => ({ id: c.id, title: c.title, status: c.status, message: c.message, hint: c.hint ?? null, ...(c.data ? { data: c.data } : {}) })) }) + "\n");
   } else {
-    await ctx.out(renderHuman(checks));
+    const style = styleFor(ctx, 1);
+    await ctx.out(renderHuman(checks, (status, padded) => statusWord(style, status, padded)));
   }
   return s.fail === 0 ? 0 : 1;
 }
