@@ -40,6 +40,7 @@ const suites = [
   "./tests/fuzz-server.test.ts",
   "./tests/fuzz-user-input.test.ts",
   "./tests/reliability-local-input.test.ts",
+  "./tests/reliability-login.test.ts",
 ];
 const t0 = Date.now();
 const main = spawnSync(bun, ["test", "--timeout", "1800000", ...suites], { stdio: "inherit", env });

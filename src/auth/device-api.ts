@@ -15,7 +15,7 @@ export interface DeviceCode {
 
 const NO_DEVICE_FLOW = "this host does not implement the OAuth device flow";
 
-/** POST /oauth/device/code, with the contract's failure modes mapped to CLI errors. */
+/** POST /oauth/device/code, with the server's failure modes (no device flow, rate limit, refusal) mapped to CLI errors. */
 export async function requestDeviceCode(http: HttpClient, deviceLabel: string, signal?: AbortSignal): Promise<DeviceCode> {
   const res = await http.post<Record<string, unknown>>("/oauth/device/code", { client_id: CLIENT_ID, device_label: deviceLabel }, {
     retry: false, acceptStatus: [400, 404, 405, 429], signal,
