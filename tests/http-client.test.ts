@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CliError, renderError } from "../src/cli/errors.ts";
+import { CliError, type ErrorCode, renderError } from "../src/cli/errors.ts";
 import { errorForStatus, HttpClient, parseErrorBody, retryAfterSeconds } from "../src/http/http-client.ts";
-import { type FakeServer, startFakeServer } from "./fake/server.ts";
+import { proxyFor, TLS_DISABLED_WARNING, transportError } from "../src/http/transport-error.ts";
+import { type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
 import { baseEnv, envelope, FAST, login, run, signedIn, tempDir } from "./helpers.ts";
 
 // ── unit: a scripted fetch and a recording sleep, so no test waits for real ─────────────────────
@@ -52,7 +53,7 @@ describe("error mapping of each contract error body (unit)", () => {
   });
 
   test("each status → code and exit", () => {
-    const cases: [number, object, string, number][] = [
+    const cases: [number, object, ErrorCode, number][] = [
       [401, { code: "unauthorized", message: "invalid bearer" }, "auth_expired", 4],
       [401, { code: "unauthorized", message: "Unauthorized." }, "auth_expired", 4],
       [403, { code: "forbidden", message: "unsupported_token_type" }, "server_4xx_other", 1],
@@ -226,4 +227,201 @@ describe("rate limiting through the binary", () => {
     expect(envelope(r.stderr).message).toContain("quota");
     expect(sessionGets().length - before).toBe(1);
   });
+});
+
+// ── TLS, private CAs and proxies ────────────────────────────────────────────────────────────
+
+describe("transport errors (unit)", () => {
+  const fail = (code: string, extra: Record<string, unknown> = {}) => Object.assign(new TypeError("fetch failed"), { code, ...extra });
+  const url = "https://dify.example.com/openapi/v1/_version";
+
+  test("certificate failures are network_tls (exit 1) with a hint naming NODE_EXTRA_CA_CERTS and SSL_CERT_FILE", () => {
+    for (const code of ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_UNTRUSTED"]) {
+      const e = transportError(fail(code), url, false, {});
+      expect([code, e.code, e.exitCode]).toEqual([code, "network_tls", 1]);
+      expect(e.message).toBe(`cannot verify the TLS certificate of dify.example.com (${code})`);
+      expect(e.hint).toContain("NODE_EXTRA_CA_CERTS");
+      expect(e.hint).toContain("SSL_CERT_FILE");
+    }
+    expect(transportError(fail("ERR_TLS_CERT_ALTNAME_INVALID"), url, false, {}).message).toContain("for another host name");
+    expect(transportError(fail("CERT_HAS_EXPIRED"), url, false, {}).hint).toContain("clock");
+  });
+
+  test("a failed handshake on an https URL suggests the server speaks http://", () => {
+    const e = transportError(fail("EPROTO"), url, false, {});
+    expect([e.code, e.exitCode]).toEqual(["network_tls", 1]);
+    expect(e.hint).toContain("http://dify.example.com");
+  });
+
+  test("with a proxy in effect, a refused connection or an unknown proxy name is the proxy's; credentials are never shown", () => {
+    const env = { HTTPS_PROXY: "http://user:secret@proxy.corp:3128" };
+    const refused = transportError(fail("ECONNREFUSED"), url, false, env);
+    expect([refused.code, refused.message]).toEqual(["network_connection", "cannot reach the proxy proxy.corp:3128 set in HTTPS_PROXY (ECONNREFUSED)"]);
+    expect(refused.hint).toContain("NO_PROXY");
+    const dns = transportError(fail("ENOTFOUND", { hostname: "proxy.corp" }), url, false, env);
+    expect([dns.code, dns.message]).toEqual(["network_dns", "cannot reach the proxy proxy.corp:3128 set in HTTPS_PROXY (ENOTFOUND)"]);
+    const tunnel = transportError(Object.assign(new Error("Proxy refused to open a tunnel: 502 Bad Gateway"), { code: "ERR_PROXY_TUNNEL" }), url, false, env);
+    expect(tunnel.message).toBe("the proxy proxy.corp:3128 (HTTPS_PROXY) would not connect to dify.example.com (502 Bad Gateway)");
+    for (const e of [refused, dns, tunnel]) expect(renderError(e, true) + renderError(e, false)).not.toContain("secret");
+    // Without a proxy (or bypassed by NO_PROXY) the same failure is the server's.
+    expect(transportError(fail("ECONNREFUSED"), url, false, {}).message).toBe("cannot reach dify.example.com (ECONNREFUSED)");
+    expect(transportError(fail("ECONNREFUSED"), url, false, { ...env, NO_PROXY: ".example.com" }).message).toBe("cannot reach dify.example.com (ECONNREFUSED)");
+  });
+
+  test("which proxy applies: lower case first, per scheme, ALL_PROXY last; NO_PROXY by host, parent domain, port or *", () => {
+    const u = new URL("https://api.dify.example.com/x");
+    expect(proxyFor(u, { https_proxy: "http://a:1", HTTPS_PROXY: "http://b:2" })).toEqual({ host: "a:1", variable: "https_proxy" });
+    expect(proxyFor(u, { HTTP_PROXY: "http://b:2" })).toBeNull();
+    expect(proxyFor(u, { HTTPS_PROXY: " ", ALL_PROXY: "c:3" })).toEqual({ host: "c:3", variable: "ALL_PROXY" });
+    expect(proxyFor(new URL("http://h/x"), { HTTP_PROXY: "http://b:2" })).toEqual({ host: "b:2", variable: "HTTP_PROXY" });
+    const p = { HTTPS_PROXY: "http://b:2" };
+    for (const np of ["*", "api.dify.example.com", "example.com", ".example.com", "*.dify.example.com", "other, example.com", "api.dify.example.com:443"]) {
+      expect([np, proxyFor(u, { ...p, NO_PROXY: np })]).toEqual([np, null]);
+    }
+    for (const np of ["ample.com", "api.dify.example.com:8443", "other.example.com"]) {
+      expect([np, proxyFor(u, { ...p, NO_PROXY: np })]).toEqual([np, { host: "b:2", variable: "HTTPS_PROXY" }]);
+    }
+    expect(proxyFor(u, { ...p, NO_PROXY: "example.com", no_proxy: "other" })).not.toBeNull(); // no_proxy wins, as in Bun
+  });
+
+  test("NODE_TLS_REJECT_UNAUTHORIZED=0: one warning per run on stderr, on https only", async () => {
+    const env = { NODE_TLS_REJECT_UNAUTHORIZED: "0" };
+    const warned: string[] = [];
+    const fetchFn = (async () => new Response("{}", { status: 200 })) as unknown as typeof fetch;
+    const make = (baseUrl: string, e: Record<string, string | undefined>) => new HttpClient({ baseUrl, fetch: fetchFn, env: e, warn: (l) => warned.push(l) });
+    await make("http://127.0.0.1:5001", env).get("/x");
+    expect(warned).toEqual([]);
+    await make("https://dify.example.com", env).get("/x");
+    await make("https://dify.example.com", env).get("/y");
+    expect(warned).toEqual([TLS_DISABLED_WARNING]);
+    for (const v of ["1", "false", ""]) await make("https://dify.example.com", { NODE_TLS_REJECT_UNAUTHORIZED: v }).get("/x");
+    expect(warned).toHaveLength(1);
+  });
+});
+
+const haveOpenssl = Bun.which("openssl") !== null;
+if (!haveOpenssl) console.warn("tests/http-client.test.ts: openssl not found, TLS tests skipped (apt-get install openssl)");
+
+describe.skipIf(!haveOpenssl)("TLS, private CA and proxies through the binary", () => {
+  let pki: string;
+  let tlsFront: ReturnType<typeof Bun.serve>;
+  let proxy: import("node:net").Server;
+  let proxyPort = 0;
+  const tunnels: string[] = [];
+  let env: (extra?: Record<string, string>) => Record<string, string>;
+  let httpsHost = "";
+  let token = "";
+
+  beforeAll(async () => {
+    // A private CA and a server certificate for localhost, made fresh for this run.
+    pki = tempDir("difyctl-pki-");
+    const ssl = (...args: string[]) => {
+      const r = Bun.spawnSync(["openssl", ...args], { cwd: pki, stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr.toString()}`);
+    };
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=difyctl test CA",
+      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost");
+    writeFileSync(join(pki, "ext.cnf"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+    ssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf");
+    // The fake server behind TLS: every request forwarded as it came.
+    tlsFront = Bun.serve({
+      hostname: "127.0.0.1", port: 0,
+      tls: { cert: readFileSync(join(pki, "srv.pem"), "utf8"), key: readFileSync(join(pki, "srv.key"), "utf8") },
+      async fetch(req) {
+        const u = new URL(req.url);
+        const headers = new Headers(req.headers);
+        for (const h of ["host", "accept-encoding", "connection"]) headers.delete(h);
+        const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
+        const r = await fetch(s.url + u.pathname + u.search, { method: req.method, headers, body, redirect: "manual" });
+        const out = new Headers(r.headers);
+        out.delete("content-encoding");
+        out.delete("content-length");
+        return new Response(r.body, { status: r.status, headers: out });
+      },
+    });
+    httpsHost = `localhost:${tlsFront.port}`;
+    // A CONNECT proxy: opens the tunnel, or answers 502 when the target cannot be reached.
+    const net = await import("node:net");
+    proxy = net.createServer((c) => {
+      c.once("data", (head) => {
+        const m = /^CONNECT ([^\s:]+):(\d+) HTTP/.exec(head.toString("latin1"));
+        if (!m) return void c.end("HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+        tunnels.push(`${m[1]}:${m[2]}`);
+        const up = net.connect(Number(m[2]), m[1], () => { c.write("HTTP/1.1 200 Connection Established\r\n\r\n"); up.pipe(c); c.pipe(up); });
+        up.on("error", () => c.end("HTTP/1.1 502 Bad Gateway\r\n\r\n"));
+        c.on("error", () => up.destroy());
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    proxyPort = (proxy.address() as import("node:net").AddressInfo).port;
+    token = s.mintToken().token;
+    env = (extra = {}) => baseEnv(tempDir(), { DIFY_TOKEN: token, DIFY_HOST: `https://${httpsHost}`, DIFY_WORKSPACE_ID: IDS.workspaces.acme, ...extra });
+  });
+  afterAll(() => {
+    tlsFront?.stop(true);
+    proxy?.close();
+  });
+
+  const getApps = (e: Record<string, string>) => run(["get", "apps", "--json"], { env: e });
+
+  test("a private CA in NODE_EXTRA_CA_CERTS is trusted; so is one in SSL_CERT_FILE", async () => {
+    for (const v of ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE"]) {
+      const r = await getApps(env({ [v]: join(pki, "ca.pem") }));
+      expect([v, r.code, r.stderr]).toEqual([v, 0, ""]);
+      expect(Array.isArray(JSON.parse(r.stdout))).toBe(true);
+    }
+  });
+
+  test("an untrusted certificate is network_tls, exit 1, with a hint naming NODE_EXTRA_CA_CERTS; not retried", async () => {
+    const t0 = performance.now();
+    const r = await getApps(env());
+    expect(r.code).toBe(1);
+    const e = envelope(r.stderr);
+    expect(e.code).toBe("network_tls");
+    expect(e.message).toBe(`cannot verify the TLS certificate of ${httpsHost} (UNABLE_TO_VERIFY_LEAF_SIGNATURE)`);
+    expect(e.hint).toContain("NODE_EXTRA_CA_CERTS");
+    expect(performance.now() - t0).toBeLessThan(3000); // the GET retries (3.5 s of backoff) are for transient failures only
+  });
+
+  test("a certificate for another name is network_tls", async () => {
+    const r = await getApps(env({ NODE_EXTRA_CA_CERTS: join(pki, "ca.pem"), DIFY_HOST: `https://127.0.0.1:${tlsFront.port}` }));
+    expect([r.code, envelope(r.stderr).code]).toEqual([1, "network_tls"]);
+    expect(envelope(r.stderr).message).toContain("for another host name");
+  });
+
+  test("https:// against a plain-http port: network_tls, and the hint says the server may speak http://", async () => {
+    const plain = new URL(s.url).host;
+    const r = await getApps(env({ DIFY_HOST: `https://${plain}` }));
+    expect(r.code).toBe(1);
+    const e = envelope(r.stderr);
+    expect(e.code).toBe("network_tls");
+    expect(e.hint).toContain(`http://${plain}`);
+  });
+
+  test("NODE_TLS_REJECT_UNAUTHORIZED=0 works but warns once on stderr, in JSON mode too", async () => {
+    const r = await getApps(env({ NODE_TLS_REJECT_UNAUTHORIZED: "0" }));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(TLS_DISABLED_WARNING + "\n");
+  });
+
+  test("through a CONNECT proxy (HTTPS_PROXY) with the private CA; NO_PROXY bypasses a dead one", async () => {
+    const before = tunnels.length;
+    const r = await getApps(env({ HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`, NODE_EXTRA_CA_CERTS: join(pki, "ca.pem") }));
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(tunnels.slice(before)).toContain(httpsHost);
+    const direct = await getApps(env({ HTTPS_PROXY: "http://127.0.0.1:9", NO_PROXY: "localhost", NODE_EXTRA_CA_CERTS: join(pki, "ca.pem") }));
+    expect([direct.code, direct.stderr]).toEqual([0, ""]);
+  });
+
+  test("a dead proxy is named as the proxy (never with its password); a proxy that cannot reach the server says so", async () => {
+    const r = await getApps(env({ HTTPS_PROXY: "http://user:pw-secret@127.0.0.1:9", NODE_EXTRA_CA_CERTS: join(pki, "ca.pem") }));
+    expect(r.code).toBe(1);
+    const e = envelope(r.stderr);
+    expect([e.code, e.message]).toEqual(["network_connection", "cannot reach the proxy 127.0.0.1:9 set in HTTPS_PROXY (ECONNREFUSED)"]);
+    expect(e.hint).toContain("NO_PROXY");
+    expect(r.stderr).not.toContain("pw-secret");
+    const gone = await getApps(env({ HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`, DIFY_HOST: "https://localhost:9" }));
+    expect(envelope(gone.stderr).message).toBe(`the proxy 127.0.0.1:${proxyPort} (HTTPS_PROXY) would not connect to localhost:9 (502 Bad Gateway)`);
+  }, 20_000);
 });

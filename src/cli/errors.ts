@@ -5,7 +5,6 @@ import { sanitize } from "../ui/sanitize.ts";
 export const EXIT_CODES = {
   not_logged_in: 4,
   auth_expired: 4,
-  token_expired: 4,
   expired_token: 4,
   access_denied: 4,
   keyring_unavailable: 4,
@@ -13,7 +12,6 @@ export const EXIT_CODES = {
   usage_invalid_flag: 2,
   usage_missing_arg: 2,
   wrong_surface: 2,
-  config_invalid_key: 2,
   config_invalid_value: 2,
   version_skew: 6,
   unsupported_endpoint: 6,
@@ -24,6 +22,8 @@ export const EXIT_CODES = {
   network_timeout: 1,
   network_dns: 1,
   network_connection: 1,
+  /** The TLS handshake failed: a certificate this machine does not trust, or no TLS on the port. */
+  network_tls: 1,
   server_5xx: 1,
   server_4xx_other: 1,
   unknown: 1,

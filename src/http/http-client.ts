@@ -2,6 +2,7 @@ import { userAgent } from "../cli/build-info.ts";
 import { CliError, type ErrorCode } from "../cli/errors.ts";
 import type { SubjectType } from "../storage/hosts-file.ts";
 import { redact } from "../ui/redact.ts";
+import { type Env, TLS_DISABLED_WARNING, tlsVerificationDisabled, transportError } from "./transport-error.ts";
 import { commandsFor, SUBJECTS } from "../auth/identity.ts";
 
 export const API_PREFIX = "/openapi/v1";
@@ -76,24 +77,18 @@ export interface HttpClientOptions {
   subjectType?: SubjectType;
   /** The bearer came from DIFY_TOKEN: a 401 tells the user to fix the variable, not to log in. */
   envToken?: boolean;
+  /** The environment fetch reads its proxy and TLS settings from (default: the process's). */
+  env?: Env;
+  /** A line for stderr that is not an error (the TLS-verification-off warning). */
+  warn?: (line: string) => void;
 }
+
+/** Environments already warned about disabled TLS checks: once per run (one process, one env). */
+const tlsWarned = new WeakSet<Env>();
 
 export interface ErrorContext { subjectType?: SubjectType; envToken?: boolean }
 
 export interface HttpResult<T = unknown> { status: number; headers: Headers; body: T }
-
-function transportError(e: unknown, url: string, timedOut: boolean): CliError {
-  const err = e as { name?: string; code?: string; cause?: { code?: string } };
-  const code = err?.code ?? err?.cause?.code ?? "";
-  const origin = (() => { try { return new URL(url).host; } catch { return "the server"; } })();
-  if (timedOut || err?.name === "TimeoutError" || code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT") {
-    return new CliError("network_timeout", `request to ${origin} timed out`, { hint: "check the network, or the server may be overloaded" });
-  }
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") {
-    return new CliError("network_dns", `cannot resolve ${origin}`, { hint: "check the host name and your DNS" });
-  }
-  return new CliError("network_connection", `cannot reach ${origin}${code ? ` (${code})` : ""}`, { hint: "check the host URL and that the server is up" });
-}
 
 function headersDeadline(ms: number): { signal: AbortSignal; clear(): void } {
   const ac = new AbortController();
@@ -138,7 +133,7 @@ export function retryAfterSeconds(headers: Headers, body: ServerError, now: numb
   return null;
 }
 
-/** Maps a non-2xx response to the CLI error model (DESIGN.md §Error model). */
+/** Maps a non-2xx response to an error code, message and next step. */
 export function errorForStatus(status: number, se: ServerError, ec: ErrorContext = {}): CliError {
   const server = se.message && se.message !== se.code ? se.message : se.code;
   const detail = server ? `: ${server}` : "";
@@ -261,10 +256,15 @@ export class HttpClient {
     const envMs = envTimeoutMs();
     const ms = Math.min(opts.timeoutMs ?? this.o.timeoutMs ?? envMs ?? DEFAULT_TIMEOUT_MS, envMs ?? Infinity);
     // A stream (raw) can rightly run for minutes: for it the deadline covers only the wait for
-    // the headers; the stream reader watches for silence instead (src/sse.ts).
+    // the headers; the stream reader watches for silence instead (sse.ts).
     const deadline = opts.raw ? headersDeadline(ms) : { signal: AbortSignal.timeout(ms), clear() {} };
     const timeout = deadline.signal;
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const env = this.o.env ?? process.env;
+    if (url.startsWith("https:") && tlsVerificationDisabled(env) && !tlsWarned.has(env)) {
+      tlsWarned.add(env);
+      this.o.warn?.(TLS_DISABLED_WARNING);
+    }
     const started = Date.now();
     this.debug(`debug: > ${method} ${url} ${JSON.stringify({ ...headers, Authorization: headers.Authorization ? "Bearer ***" : undefined })}`);
     let res: Response;
@@ -273,7 +273,7 @@ export class HttpClient {
       res = await this.fetchFn(url, { method, headers, body, redirect: "manual", signal: combined });
     } catch (e) {
       if (signal?.aborted) throw new CliError("cancelled", "cancelled");
-      throw transportError(e, url, timeout.aborted);
+      throw transportError(e, url, timeout.aborted, env);
     }
     if (res.ok) deadline.clear();
     this.debug(`debug: < ${res.status} ${method} ${url} (${Date.now() - started}ms)`);

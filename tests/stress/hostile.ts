@@ -62,7 +62,7 @@ export function httpResponse(status: number | string, headers: Record<string, st
 interface Conn { buf: Uint8Array; busy: boolean; closed: boolean; timers: ReturnType<typeof setTimeout>[] }
 
 export class HostileProxy {
-  private server!: ReturnType<typeof Bun.listen<Conn>>;
+  private server!: Bun.TCPSocketListener<Conn>;
   readonly cases = new Map<string, CaseState>();
   port = 0;
   constructor(private readonly upstream: string) {}
@@ -145,7 +145,7 @@ export class HostileProxy {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (!["host", "connection", "content-length", "accept-encoding"].includes(k)) headers[k] = v;
     const res = await fetch(this.upstream + req.path, {
-      method: req.method, headers, body: req.body.length && req.method !== "GET" ? req.body : undefined, redirect: "manual",
+      method: req.method, headers, body: req.body.length && req.method !== "GET" ? req.body.slice() : undefined, redirect: "manual",
     });
     const body = new Uint8Array(await res.arrayBuffer());
     const out: Record<string, string> = {};

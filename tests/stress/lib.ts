@@ -82,7 +82,7 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export function hasCommand(...path: string[]): boolean {
   return COMMANDS.some((c) => c.path.length === path.length && c.path.every((w, i) => w === path[i]));
 }
-export const commandPaths = (): string[][] => COMMANDS.map((c) => c.path);
+export const commandPaths = (): string[][] => COMMANDS.map((c) => [...c.path]);
 
 // ------------------------------------------------------------------ spawning
 export interface SpawnOptions {
@@ -148,7 +148,7 @@ export async function spawnCli(args: (string | Uint8Array)[], o: SpawnOptions): 
   const code = await proc.exited;
   for (const t of timers) clearTimeout(t);
   const elapsedMs = performance.now() - t0;
-  const r: SpawnResult = { code, stdout, stderr, elapsedMs, timedOut, killed: killed && proc.signalCode === "SIGKILL", signal: proc.signalCode ?? null };
+  const r: SpawnResult = { code, stdout, stderr, elapsedMs, timedOut, killed: killed && proc.signalCode === "SIGKILL", signal: proc.signalCode == null ? null : String(proc.signalCode) };
   capture(args.map((a) => (typeof a === "string" ? a : `<bytes ${Buffer.from(a).toString("hex")}>`)).map((a) => (a.length > 200 ? `${a.slice(0, 200)}…(${a.length})` : a)), r);
   return r;
 }
