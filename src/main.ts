@@ -1,73 +1,120 @@
-import { type CommandSpec, COMMANDS } from "./cli/command-table.ts";
+import { childWords, type Command, findCommand, flagsOf, GLOBAL_FLAGS, HELP_COMMAND, isGroup, VERSION_OPTION } from "./cli/command-table.ts";
 import { Ctx } from "./cli/context.ts";
 import { CliError, renderError, toCliError } from "./cli/errors.ts";
 import { flushOutput, jsonRequested, writeErr, writeOut } from "./cli/output.ts";
-import { parseFlags, topLevelHelp, groupHelp } from "./cli/parse-flags.ts";
+import { parseFlags } from "./cli/parse-flags.ts";
+import { closest, didYouMean } from "./cli/suggest.ts";
 import { VERSION } from "./cli/build-info.ts";
+import { echoInput } from "./ui/sanitize.ts";
+
+const help = () => import("./cli/help.ts");
 
 async function main(argv: string[]): Promise<number> {
   const env = process.env as Record<string, string | undefined>;
-  // Words select the command; flags are parsed by cac for that command only.
-  const words: string[] = [];
-  for (const a of argv) {
-    if (a.startsWith("-")) break;
-    words.push(a);
-  }
-  const wantsHelp = argv.includes("--help") || argv.includes("-h");
-  if (words.length === 0) {
-    if (argv[0] === "--version" || argv[0] === "-V") {
-      await writeOut(`difyctl ${VERSION}\n`);
-      return 0;
-    }
-    if (argv.length === 0 || wantsHelp) {
-      await writeOut(topLevelHelp());
-      return 0;
-    }
-    throw new CliError("usage_invalid_flag", `unknown flag '${argv[0]}'`, { hint: "run 'difyctl --help'" });
-  }
-  if (words[0] === "help") {
-    const rest = words.slice(1);
-    const spec = match(rest);
-    if (spec) return runSpec(spec.spec, ["--help"], env);
-    await writeOut(rest.length ? groupHelp(rest) ?? topLevelHelp() : topLevelHelp());
+  if (argv.length === 1 && (argv[0] === `--${VERSION_OPTION.long}` || argv[0] === `-${VERSION_OPTION.short}`)) {
+    await writeOut(`difyctl ${VERSION}\n`);
     return 0;
   }
-  const m = match(words);
-  if (!m) {
-    const group = groupHelp(words);
-    if (group && (wantsHelp || isGroupPrefix(words))) {
+  // Global flags may come first (`difyctl --json auth status`); then the command words; the rest
+  // is the command's own argv, and the global flags join it.
+  let i = 0;
+  while (i < argv.length && GLOBAL_FLAGS.includes(argv[i])) i++;
+  const globals = argv.slice(0, i);
+  const words: string[] = [];
+  while (i < argv.length && !argv[i].startsWith("-")) words.push(argv[i++]);
+  const rest = argv.slice(i);
+
+  if (words.length === 0) {
+    if (rest.length === 0) {
+      await writeOut((await help()).topLevelHelp());
+      return 0;
+    }
+    if (rest[0] === `--${VERSION_OPTION.long}` || rest[0] === `-${VERSION_OPTION.short}`) {
+      // With other flags (`difyctl --json --version`) it is the version command.
+      return runCommand(findCommand(["version"])!.cmd, [...globals, ...rest.slice(1)], env);
+    }
+    throw optionBeforeCommand(rest);
+  }
+  if (words[0] === HELP_COMMAND.word) {
+    const target = words.slice(1);
+    const h = await help();
+    if (!target.length) {
+      await writeOut(h.topLevelHelp());
+      return 0;
+    }
+    const found = findCommand(target);
+    if (found && found.length === target.length) {
+      await writeOut(h.commandHelp(found.cmd));
+      return 0;
+    }
+    const group = h.groupHelp(target);
+    if (group) {
       await writeOut(group);
       return 0;
     }
-    throw new CliError("usage_invalid_flag", `unknown command '${words.join(" ")}'`, { hint: "run 'difyctl --help' to list commands" });
+    throw unknownCommand(target, "help ");
   }
-  return runSpec(m.spec, argv.slice(m.length), env);
-}
-
-function isGroupPrefix(words: string[]): boolean {
-  return COMMANDS.some((c) => c.path.length > words.length && words.every((w, i) => c.path[i] === w));
-}
-
-function match(words: string[]): { spec: CommandSpec; length: number } | null {
-  let best: { spec: CommandSpec; length: number } | null = null;
-  for (const spec of COMMANDS) {
-    for (const path of [spec.path, ...(spec.aliases ?? [])]) {
-      if (path.length <= words.length && path.every((w, i) => words[i] === w) && (!best || path.length > best.length)) {
-        best = { spec, length: path.length };
-      }
+  const found = findCommand(words);
+  if (!found) {
+    if (isGroup(words)) {
+      // `difyctl auth`, `difyctl get --help`: the group's own help.
+      await writeOut((await help()).groupHelp(words)!);
+      return 0;
     }
+    throw unknownCommand(words, "");
   }
-  return best;
+  return runCommand(found.cmd, [...globals, ...words.slice(found.length), ...rest], env);
 }
 
-async function runSpec(spec: CommandSpec, rest: string[], env: Record<string, string | undefined>): Promise<number> {
-  const parsed = parseFlags(spec, rest);
+/** A flag before the command words that is not a global one (`difyctl --verbose auth status`). */
+function optionBeforeCommand(argv: string[]): CliError {
+  const flag = argv[0];
+  const message = `unknown option '${echoInput(flag)}'`;
+  const words: string[] = [];
+  for (let i = 1; i < argv.length && !argv[i].startsWith("-"); i++) words.push(argv[i]);
+  const next = findCommand(words);
+  const name = flag.split("=")[0];
+  if (next && flagsOf(next.cmd).some((f) => f.long === name || f.short === name)) {
+    const fixed = `difyctl ${next.cmd.path.join(" ")} ${flag}`;
+    return new CliError("usage_invalid_flag", message, { hint: `a command's options go after it: '${echoInput(fixed)}'` });
+  }
+  const near = flag.startsWith("--") ? closest(name, [...GLOBAL_FLAGS.filter((f) => f.startsWith("--")), `--${VERSION_OPTION.long}`]) : [];
+  return new CliError("usage_invalid_flag", message, { hint: near.length ? didYouMean(near) : "run 'difyctl --help' to list commands and global options" });
+}
+
+/**
+ * An unknown word: the closest known ones at the level where it went wrong (`auth stauts` →
+ * `auth status`, `get ap` → `get app`, `get apps`).
+ */
+function unknownCommand(words: string[], prefix: string): CliError {
+  const shown = echoInput(words.join(" "));
+  const longest = findCommand(words);
+  if (longest) {
+    // A whole command followed by more words (`help auth status extra`).
+    const near = [`difyctl ${prefix}${longest.cmd.path.join(" ")}`];
+    return new CliError("usage_unknown_command", `unknown command '${shown}'`, { hint: didYouMean(near), details: { suggestions: near } });
+  }
+  let known = 0;
+  while (known < words.length - 1 && isGroup(words.slice(0, known + 1))) known++;
+  const parent = words.slice(0, known);
+  const candidates = childWords(parent).map((c) => c.word);
+  if (known === 0 && !prefix) candidates.push(HELP_COMMAND.word);
+  const near = closest(words[known], candidates).map((w) => `difyctl ${prefix}${[...parent, w].join(" ")}`);
+  const list = parent.length ? `difyctl ${parent.join(" ")} --help` : "difyctl --help";
+  return new CliError("usage_unknown_command", `unknown command '${echoInput(words.slice(0, known + 1).join(" "))}'`, {
+    hint: near.length ? didYouMean(near) : `run '${list}' to list commands`,
+    ...(near.length ? { details: { suggestions: near } } : {}),
+  });
+}
+
+async function runCommand(cmd: Command, argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const parsed = parseFlags(cmd, argv);
   if (parsed.help) {
-    await writeOut(parsed.helpText ?? "");
+    await writeOut((await help()).commandHelp(cmd));
     return 0;
   }
   const ctx = new Ctx(env, parsed.options);
-  const mod = await spec.load();
+  const mod = await cmd.load();
   const code = await mod.run(ctx, parsed.args, parsed.options);
   return typeof code === "number" ? code : 0;
 }

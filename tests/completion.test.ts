@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { complete, type CompletionSources } from "../src/cli/completion.ts";
-import { COMMANDS } from "../src/cli/command-table.ts";
+import { COMMANDS, flagsOf } from "../src/cli/command-table.ts";
+import { APP_MODES } from "../src/apps/app-modes.ts";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
 import { baseEnv, BIN, FAST, login, run, tempDir } from "./helpers.ts";
 
@@ -40,11 +41,21 @@ describe("completer (driven by the command table)", () => {
     expect(words(["auth", "use", ""])).toEqual(WS.map((w) => w.word));
     expect(words(["auth", "use", WS[0].word, ""])).toEqual([]);
     expect(words(["completion", "z"])).toEqual(["zsh"]);
-    const withWorkspace = COMMANDS.find((c) => (c.options ?? []).some(([f]) => f.startsWith("--workspace")));
+    const withWorkspace = COMMANDS.find((c) => flagsOf(c).some((f) => f.long === "--workspace"));
     if (withWorkspace) expect(words([...withWorkspace.path, "--workspace", "b"])).toEqual(WS.map((w) => w.word));
     // The value of --host is free text: nothing offered, and it is not taken for an argument.
     expect(words(["auth", "login", "--host", ""])).toEqual([]);
     expect(words(["auth", "login", "--host", "x", "--no-b"])).toEqual(["--no-browser"]);
+  });
+
+  test("enum values from the table (--mode lists every app mode); global flags before the command words", () => {
+    expect(words(["get", "apps", "--mode", ""])).toEqual([...APP_MODES]);
+    expect(words(["get", "permitted-external-apps", "--mode", "w"])).toEqual(["workflow"]);
+    expect(words(["--json", "auth", "st"])).toEqual(["status"]);
+    expect(words(["--json", "auth", "status", "--v"]).sort()).toEqual(["--verbose", "--verify"]);
+    // Short spellings count as given, and a value option's value is not taken for an argument.
+    expect(words(["auth", "status", "-v", "--verb"])).toEqual([]);
+    expect(words(["completion", "--", "b"])).toEqual(["bash"]);
   });
 
   test("unknown words complete to nothing", () => {

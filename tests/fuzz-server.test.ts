@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { COMMANDS, type CommandSpec } from "../src/cli/command-table.ts";
+import { type Command as CommandSpec, COMMANDS, flagsOf } from "../src/cli/command-table.ts";
 import { serializeHostsFile, serializeTokensFile } from "../src/storage/hosts-file.ts";
 import { EMAILS, type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
 import { baseEnv, tempDir } from "./helpers.ts";
@@ -48,7 +48,7 @@ function argsFor(spec: CommandSpec, url: string): string[] | null {
   const known: Record<string, string[]> = {
     "auth login": ["--host", url, "--insecure", "--no-browser"],
     "auth logout": [],
-    "auth status": spec.options?.some(([f]) => f.startsWith("--verify")) ? ["--verify"] : [],
+    "auth status": flagsOf(spec).some((f) => f.long === "--verify") ? ["--verify"] : [],
     "auth use": [IDS.workspaces.side],
     "auth devices list": [],
     "auth devices revoke": ["--all", "--yes"],
@@ -62,8 +62,8 @@ function argsFor(spec: CommandSpec, url: string): string[] | null {
   };
   if (p in known) return known[p]!;
   if (spec.path[0] === "completion" || spec.path[0] === "help") return null;
-  const req = (spec.args ?? "").match(/<[^>]+>/g) ?? [];
-  return req.map((r) => (/workspace/.test(r) ? IDS.workspaces.side : /shell/.test(r) ? "bash" : APP));
+  const req = (spec.args ?? []).filter((a) => a.required);
+  return req.map((a) => (a.kind === "workspace-id" ? IDS.workspaces.side : a.kind === "shell" ? "bash" : APP));
 }
 const sessionFor = (spec: CommandSpec): SessionKind =>
   spec.path.join(" ") === "auth login" ? "none" : spec.path.some((w) => w.includes("permitted-external")) ? "sso" : "account";
@@ -106,7 +106,7 @@ async function discover(): Promise<void> {
     const args = argsFor(spec, c.url);
     if (!args) continue;
     // The agent's two-step sign-in, if the command has it: the first step alone talks to the server.
-    if (spec.path.join(" ") === "auth login" && spec.options?.some(([f]) => f.startsWith("--no-wait"))) {
+    if (spec.path.join(" ") === "auth login" && flagsOf(spec).some((f) => f.long === "--no-wait")) {
       const c2 = newCase("none");
       await spawnCli([...spec.path, "--host", c2.url, "--insecure", "--no-browser", "--no-wait", "--json"], { env: c2.env, timeoutMs: 20_000 });
       const seen2 = [...new Map(c2.st.requests.map((q) => [`${q.method} ${q.path.split("?")[0]}`, { method: q.method, path: q.path.split("?")[0]! }])).values()];

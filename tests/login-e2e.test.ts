@@ -328,7 +328,7 @@ describe("router and error envelope", () => {
     expect(envelope(a.stderr).code).toBe("usage_invalid_flag");
     const b = await run(["nope"], { env: { ...env, DIFY_OUTPUT: "json" } });
     expect(b.code).toBe(2);
-    expect(envelope(b.stderr).code).toBe("usage_invalid_flag");
+    expect(envelope(b.stderr).code).toBe("usage_unknown_command");
     const c = await run(["auth", "whoami", "extra"], { env });
     expect(c.code).toBe(2);
     expect(c.stderr).toMatch(/^error: /);

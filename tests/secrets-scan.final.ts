@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import { COMMANDS } from "../src/cli/command-table.ts";
+import { COMMANDS, flagsOf } from "../src/cli/command-table.ts";
 import { maskSecrets, redact } from "../src/ui/redact.ts";
 import { EMAILS, type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
 import { baseEnv, CAPTURE_DIR, ROOT, tempDir } from "./helpers.ts";
@@ -89,7 +89,7 @@ describe("secrets scan (run last)", () => {
       const r = await spawnCli(args, { env, timeoutMs: 30_000 });
       outputs.push(r.stdout + r.stderr);
     }
-    if (COMMANDS.some((c) => c.options?.some(([f]) => f.startsWith("--no-wait")))) {
+    if (COMMANDS.some((c) => flagsOf(c).some((f) => f.long === "--no-wait"))) {
       for (const args of [["auth", "login", "--host", s.url, "--insecure", "--no-browser", "--no-wait", "--json"], ["auth", "login", "--resume", "--json"], ["auth", "logout"]]) {
         await Bun.sleep(120);
         const r = await spawnCli(args, { env, timeoutMs: 30_000 });

@@ -3,7 +3,7 @@
 import { openApi } from "../auth/api-session.ts";
 import { ACCOUNT_CMDS, checkAppId, describeApp, SSO_CMDS, startRun, type RunBody } from "./app-api.ts";
 import { wantsJson } from "./app-list.ts";
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import type { SubjectType } from "../storage/hosts-file.ts";
 import { checkInputs, inputsError, type InputsIO, MAX_INPUTS_BYTES, readInputs, schemaFields } from "./input-schema.ts";
@@ -38,7 +38,10 @@ export function checkRunShape(mode: string, query: string | undefined, conversat
   if (conversation && !chat) throw new CliError("usage_invalid_flag", `--conversation applies to chat apps only (app ${id} is a ${mode || "non-chat"} app)`);
 }
 
-export async function runApp(ctx: Ctx, args: string[], o: Opts, surface: SubjectType, io: InputsIO = fileIO): Promise<number> {
+/** The run options as the command table types them (`run app`, `run permitted-external-app`). */
+export interface RunOptions { inputs?: string; conversation?: string; stream?: boolean }
+
+export async function runApp(ctx: Ctx, args: string[], o: RunOptions, surface: SubjectType, io: InputsIO = fileIO): Promise<number> {
   const account = surface === "account";
   const command = account ? "run app" : "run permitted-external-app";
   const id = checkAppId(args[0]);

@@ -1,47 +1,166 @@
-import type { Ctx, Opts } from "./context.ts";
+// The one command table. Every command is one entry here plus one module in src/commands/; the
+// parser, help, completion and the fuzz tests all read these entries, so a flag exists once.
+// Command modules load lazily: a command pays start-up only for what it uses.
+import { APP_MODES, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../apps/app-modes.ts";
+import type { Ctx } from "./context.ts";
 
-export interface CommandModule {
-  run(ctx: Ctx, args: string[], opts: Opts): Promise<number | void>;
+// ------------------------------------------------------------------ option and argument specs
+
+/** What a value is: completion offers candidates by it, the fuzz tests pick a valid sample by it. */
+export type ValueKind = "url" | "workspace-id" | "app-id" | "conversation-id" | "device" | "shell" | "query" | "inputs" | "text";
+
+interface OptionBase {
+  /**
+   * The flag as typed, without the dashes. A boolean spelled `no-x` is on by default and the flag
+   * turns it off: `--no-browser` sets `browser` to false.
+   */
+  long: string;
+  /** One letter for `-x`; short booleans may be bundled (`-vh`). */
+  short?: string;
+  description: string;
+  /** The environment variable (and value) with the same effect, shown in help. */
+  env?: string;
+}
+export interface BooleanOption extends OptionBase { type: "boolean" }
+export interface StringOption extends OptionBase { type: "string"; placeholder: string; kind?: ValueKind; default?: string }
+export interface NumberOption extends OptionBase { type: "number"; placeholder: string; default?: number; min?: number; max?: number }
+export interface EnumOption<V extends string = string> extends OptionBase { type: "enum"; placeholder: string; values: readonly V[]; default?: V }
+export type OptionSpec = BooleanOption | StringOption | NumberOption | EnumOption;
+export type OptionMap = { readonly [key: string]: OptionSpec };
+
+/** A positional argument: `<name>` when required, `[name]` when not, `[name...]` for the rest. */
+export interface ArgSpec { name: string; required?: boolean; variadic?: boolean; kind?: ValueKind }
+
+type ValueOf<S> = S extends BooleanOption ? boolean : S extends NumberOption ? number : S extends EnumOption<infer V> ? V : string;
+/** Booleans always have a value (their default); other options only when given or defaulted. */
+type AlwaysSet<S> = S extends BooleanOption ? true : S extends { default: unknown } ? true : false;
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+/** The typed options object a command's `run` receives, derived from its option specs. */
+export type OptionsOf<M extends OptionMap> = Simplify<
+  { -readonly [K in keyof M as AlwaysSet<M[K]> extends true ? K : never]: ValueOf<M[K]> } &
+  { -readonly [K in keyof M as AlwaysSet<M[K]> extends true ? never : K]?: ValueOf<M[K]> }
+>;
+
+/** What a command module exports. `run` is a property so its options type is checked strictly. */
+export interface CommandModule<O> {
+  run: (ctx: Ctx, args: string[], opts: O) => Promise<number | void>;
 }
 
-/** [flag spec as cac reads it, description, default] */
-export type OptionSpec = [string, string, unknown?];
+/** Where a command is listed in the top-level help. */
+export type Section = "sessions" | "apps" | "other";
 
-export interface CommandSpec {
-  path: string[];
-  aliases?: string[][];
+interface CommandInfo<M extends OptionMap> {
+  path: readonly string[];
+  aliases?: readonly (readonly string[])[];
+  section: Section;
   summary: string;
-  /** cac argument syntax, e.g. "<workspace-id>" or "<id> [query]". */
-  args?: string;
-  options?: OptionSpec[];
-  examples?: string[];
-  load: () => Promise<CommandModule>;
+  args?: readonly ArgSpec[];
+  options: M;
+  examples?: readonly string[];
 }
 
-const JSON_OPT: OptionSpec = ["--json", "Print JSON"];
-const WORKSPACE_OPT: OptionSpec = ["--workspace <id>", "Workspace id (default: the active workspace)"];
-const RUN_INPUTS_OPT: OptionSpec = ["--inputs <json>", "App inputs: a JSON object, @file.json, or - to read stdin"];
-const RUN_STREAM_OPT: OptionSpec = ["--stream", "Print every event as one JSON line as it arrives"];
+/** A table entry as written: its module's `run` must take exactly `OptionsOf<typeof options>`. */
+export interface CommandDef<M extends OptionMap> extends CommandInfo<M> {
+  load: () => Promise<CommandModule<OptionsOf<M>>>;
+}
+
+/** The options object the parser builds: one value per option key. */
+export type ParsedOptions = Record<string, string | number | boolean>;
+
+/** A table entry as the router, help and completion see it. */
+export interface Command extends CommandInfo<OptionMap> {
+  load: () => Promise<CommandModule<ParsedOptions>>;
+}
+
+/**
+ * Checks an entry against its module, then erases its options type for the table. The one cast
+ * is sound because the parser builds the options object from this same entry's specs.
+ */
+export function defineCommand<const M extends OptionMap>(c: CommandDef<M>): Command {
+  return c as unknown as Command;
+}
+
+// ------------------------------------------------------------------ shared options
+
+const JSON_OPTION = { long: "json", type: "boolean", description: "Print JSON", env: "DIFY_OUTPUT=json" } as const satisfies BooleanOption;
+const WORKSPACE_OPTION = {
+  long: "workspace", type: "string", placeholder: "id", kind: "workspace-id", description: "Workspace id (default: the active workspace)",
+} as const satisfies StringOption;
+const LIST_OPTIONS = {
+  mode: { long: "mode", type: "enum", placeholder: "mode", values: APP_MODES, description: "Only apps of this mode" },
+  name: { long: "name", type: "string", placeholder: "text", kind: "text", description: "Only apps whose name contains this text" },
+  limit: { long: "limit", type: "number", placeholder: "n", default: DEFAULT_LIST_LIMIT, min: 1, max: MAX_LIST_LIMIT, description: "At most this many apps" },
+  json: JSON_OPTION,
+} as const satisfies OptionMap;
+const RUN_OPTIONS = {
+  inputs: { long: "inputs", type: "string", placeholder: "json", kind: "inputs", description: "App inputs: a JSON object, @file.json, or - to read stdin" },
+  conversation: { long: "conversation", type: "string", placeholder: "id", kind: "conversation-id", description: "Continue this conversation (chat apps)" },
+  stream: { long: "stream", type: "boolean", description: "Print every event as one JSON line as it arrives" },
+  json: JSON_OPTION,
+} as const satisfies OptionMap;
+const RUN_ARGS: readonly ArgSpec[] = [{ name: "id", required: true, kind: "app-id" }, { name: "query", kind: "query" }];
 const RUN_EXAMPLES = (cmd: string) => [
   `difyctl ${cmd} <chat-app-id> "How do I reset my password?"`,
   `difyctl ${cmd} <workflow-id> --inputs '{"text":"…"}' --json`,
   `difyctl ${cmd} <app-id> --inputs @inputs.json --stream`,
 ];
+const JSON_ONLY = { json: JSON_OPTION } as const satisfies OptionMap;
 
-// The one command table. Modules load lazily so a command pays only for what it uses.
-export const COMMANDS: CommandSpec[] = [
-  {
-    path: ["auth", "login"], aliases: [["login"]], summary: "Sign in with the OAuth device flow",
-    options: [
-      ["--host <url>", "Dify host (skips the prompt)"],
-      ["--no-browser", "Do not open a browser"],
-      ["--insecure", "Allow a plain-text http:// host (local development only)"],
-      ["--no-keyring", "Store the token in tokens.yml instead of the OS keychain"],
-      ["--no-wait", "Start the sign-in, save it and exit; finish it later with --resume"],
-      ["--resume", "Poll a sign-in started with --no-wait once: exit 0 when done, 8 while still pending"],
-      ["--no-qr", "Do not draw the QR code in the terminal"],
-      ["--json", "Print JSON: one event per line (code, waiting, slow_down, approved, stored, error), then the result"],
-    ],
+/** Every command's -h/--help, handled by the router rather than the command. */
+export const HELP_OPTION = { long: "help", short: "h", type: "boolean", description: "Show this help" } as const satisfies BooleanOption;
+/** `difyctl --version`: only as the first word (the cheapest path through start-up). */
+export const VERSION_OPTION = { long: "version", short: "V", type: "boolean", description: "Show the version (as the first word)" } as const satisfies BooleanOption;
+/**
+ * Options accepted before the command words too (`difyctl --json auth status`); they then apply to
+ * the command as if given after it, so a command without --json still refuses it.
+ */
+export const GLOBAL_OPTIONS: readonly OptionSpec[] = [JSON_OPTION, HELP_OPTION];
+export const GLOBAL_FLAGS: readonly string[] = GLOBAL_OPTIONS.flatMap((o) => [`--${o.long}`, ...(o.short ? [`-${o.short}`] : [])]);
+
+// ------------------------------------------------------------------ options per command
+
+const LOGIN_OPTIONS = {
+  host: { long: "host", type: "string", placeholder: "url", kind: "url", description: "Dify host (skips the prompt)" },
+  browser: { long: "no-browser", type: "boolean", description: "Do not open a browser" },
+  insecure: { long: "insecure", type: "boolean", description: "Allow a plain-text http:// host (local development only)" },
+  keyring: { long: "no-keyring", type: "boolean", description: "Store the token in tokens.yml instead of the OS keychain", env: "DIFY_TOKEN_STORAGE=file" },
+  wait: { long: "no-wait", type: "boolean", description: "Start the sign-in, save it and exit; finish it later with --resume" },
+  resume: { long: "resume", type: "boolean", description: "Poll a sign-in started with --no-wait once: exit 0 when done, 8 while still pending" },
+  qr: { long: "no-qr", type: "boolean", description: "Do not draw the QR code in the terminal" },
+  json: { ...JSON_OPTION, description: "Print JSON: one event per line (code, waiting, slow_down, approved, stored, error), then the result" },
+} as const satisfies OptionMap;
+const STATUS_OPTIONS = {
+  verbose: { long: "verbose", short: "v", type: "boolean", description: "Show more detail" },
+  verify: { long: "verify", type: "boolean", description: "Also prove the session works with one request to the server (exit 4 if it does not)" },
+  json: JSON_OPTION,
+} as const satisfies OptionMap;
+const DOCTOR_OPTIONS = {
+  host: { long: "host", type: "string", placeholder: "url", kind: "url", description: "Check this server instead of the signed-in one" },
+  json: JSON_OPTION,
+} as const satisfies OptionMap;
+const REVOKE_OPTIONS = {
+  all: { long: "all", type: "boolean", description: "Revoke every session except this device's" },
+  yes: { long: "yes", type: "boolean", description: "Do not ask for confirmation (required with --all when not in a terminal)" },
+  json: JSON_OPTION,
+} as const satisfies OptionMap;
+const GET_APPS_OPTIONS = { workspace: WORKSPACE_OPTION, ...LIST_OPTIONS } as const satisfies OptionMap;
+
+export type JsonOnlyOptions = OptionsOf<typeof JSON_ONLY>;
+export type AuthLoginOptions = OptionsOf<typeof LOGIN_OPTIONS>;
+export type AuthStatusOptions = OptionsOf<typeof STATUS_OPTIONS>;
+export type AuthDoctorOptions = OptionsOf<typeof DOCTOR_OPTIONS>;
+export type DevicesRevokeOptions = OptionsOf<typeof REVOKE_OPTIONS>;
+export type GetAppsOptions = OptionsOf<typeof GET_APPS_OPTIONS>;
+export type ListAppsOptions = OptionsOf<typeof LIST_OPTIONS>;
+export type RunAppOptions = OptionsOf<typeof RUN_OPTIONS>;
+export type NoOptions = OptionsOf<{}>;
+
+// ------------------------------------------------------------------ the table
+
+export const COMMANDS: readonly Command[] = [
+  defineCommand({
+    path: ["auth", "login"], aliases: [["login"]], section: "sessions", summary: "Sign in with the OAuth device flow",
+    options: LOGIN_OPTIONS,
     examples: [
       "difyctl auth login --host https://dify.example.com",
       "difyctl auth login --host https://dify.example.com --no-browser",
@@ -49,84 +168,71 @@ export const COMMANDS: CommandSpec[] = [
       "difyctl auth login --resume --json                                    # exit 8 = still pending",
     ],
     load: () => import("../commands/auth-login.ts"),
-  },
-  {
-    path: ["auth", "logout"], aliases: [["logout"]], summary: "Revoke the session on the server and remove it locally",
-    options: [JSON_OPT], load: () => import("../commands/auth-logout.ts"),
-  },
-  {
-    path: ["auth", "status"], summary: "Show who is signed in (offline unless --verify)",
-    options: [
-      ["-v, --verbose", "Show more detail"],
-      ["--verify", "Also prove the session works with one request to the server (exit 4 if it does not)"],
-      JSON_OPT,
-    ],
-    load: () => import("../commands/auth-status.ts"),
-  },
-  {
-    path: ["auth", "doctor"], summary: "Check the config dir, token storage, keychain, server and clock (read-only)",
-    options: [
-      ["--host <url>", "Check this server instead of the signed-in one"],
-      JSON_OPT,
-    ],
-    load: () => import("../commands/auth-doctor.ts"),
-  },
-  {
-    path: ["auth", "whoami"], summary: "Show the signed-in identity (offline)",
-    options: [JSON_OPT], load: () => import("../commands/auth-whoami.ts"),
-  },
-  {
-    path: ["auth", "use"], summary: "Switch the active workspace (account sessions)", args: "<workspace-id>",
-    options: [JSON_OPT], examples: ["difyctl auth use b0000000-0000-4000-8000-000000000002"],
+  }),
+  defineCommand({
+    path: ["auth", "logout"], aliases: [["logout"]], section: "sessions", summary: "Revoke the session on the server and remove it locally",
+    options: JSON_ONLY, load: () => import("../commands/auth-logout.ts"),
+  }),
+  defineCommand({
+    path: ["auth", "status"], section: "sessions", summary: "Show who is signed in (offline unless --verify)",
+    options: STATUS_OPTIONS, load: () => import("../commands/auth-status.ts"),
+  }),
+  defineCommand({
+    path: ["auth", "doctor"], section: "sessions", summary: "Check the config dir, token storage, keychain, server and clock (read-only)",
+    options: DOCTOR_OPTIONS, load: () => import("../commands/auth-doctor.ts"),
+  }),
+  defineCommand({
+    path: ["auth", "whoami"], section: "sessions", summary: "Show the signed-in identity (offline)",
+    options: JSON_ONLY, load: () => import("../commands/auth-whoami.ts"),
+  }),
+  defineCommand({
+    path: ["auth", "use"], section: "sessions", summary: "Switch the active workspace (account sessions)",
+    args: [{ name: "workspace-id", required: true, kind: "workspace-id" }],
+    options: JSON_ONLY, examples: ["difyctl auth use b0000000-0000-4000-8000-000000000002"],
     load: () => import("../commands/auth-use.ts"),
-  },
-  {
-    path: ["auth", "devices", "list"], summary: "List the signed-in sessions on every device",
-    options: [JSON_OPT], load: () => import("../commands/auth-devices-list.ts"),
-  },
-  {
-    path: ["auth", "devices", "revoke"], summary: "Revoke a session by device label or id, or all other sessions", args: "[device-label-or-id]",
-    options: [
-      ["--all", "Revoke every session except this device's"],
-      ["--yes", "Do not ask for confirmation (required with --all when not in a terminal)"],
-      JSON_OPT,
-    ],
+  }),
+  defineCommand({
+    path: ["auth", "devices", "list"], section: "sessions", summary: "List the signed-in sessions on every device",
+    options: JSON_ONLY, load: () => import("../commands/auth-devices-list.ts"),
+  }),
+  defineCommand({
+    path: ["auth", "devices", "revoke"], section: "sessions", summary: "Revoke a session by device label or id, or all other sessions",
+    args: [{ name: "device-label-or-id", kind: "device" }],
+    options: REVOKE_OPTIONS,
     examples: ['difyctl auth devices revoke "difyctl on old-thinkpad"', "difyctl auth devices revoke --all --yes"],
     load: () => import("../commands/auth-devices-revoke.ts"),
-  },
-  {
-    path: ["get", "apps"], summary: "List the apps of a workspace (account sessions)",
-    options: [WORKSPACE_OPT, ["--mode <mode>", "Only apps of this mode (chat, agent-chat, advanced-chat, completion, workflow)"],
-      ["--name <text>", "Only apps whose name contains this text"], ["--limit <n>", "At most this many apps (default 200, max 5000)"], JSON_OPT],
-    examples: ["difyctl get apps", "difyctl get apps --mode workflow --json"],
+  }),
+  defineCommand({
+    path: ["get", "apps"], section: "apps", summary: "List the apps of a workspace (account sessions)",
+    options: GET_APPS_OPTIONS, examples: ["difyctl get apps", "difyctl get apps --mode workflow --json"],
     load: () => import("../commands/get-apps.ts"),
-  },
-  {
-    path: ["get", "app"], summary: "Show one app: mode, description and input fields", args: "<id>",
-    options: [JSON_OPT], examples: ["difyctl get app 3f9c0e7a-…"], load: () => import("../commands/get-app.ts"),
-  },
-  {
-    path: ["run", "app"], summary: "Run an app and print its answer or outputs", args: "<id> [query]",
-    options: [RUN_INPUTS_OPT, ["--conversation <id>", "Continue this conversation (chat apps)"], RUN_STREAM_OPT, JSON_OPT],
-    examples: RUN_EXAMPLES("run app"), load: () => import("../commands/run-app.ts"),
-  },
-  {
-    path: ["get", "permitted-external-apps"], summary: "List the apps your external SSO identity may run",
-    options: [["--mode <mode>", "Only apps of this mode"], ["--name <text>", "Only apps whose name contains this text"],
-      ["--limit <n>", "At most this many apps (default 200, max 5000)"], JSON_OPT],
-    load: () => import("../commands/get-permitted-external-apps.ts"),
-  },
-  {
-    path: ["get", "permitted-external-app"], summary: "Show one app permitted to your external SSO identity", args: "<id>",
-    options: [JSON_OPT], load: () => import("../commands/get-permitted-external-app.ts"),
-  },
-  {
-    path: ["run", "permitted-external-app"], summary: "Run an app permitted to your external SSO identity", args: "<id> [query]",
-    options: [RUN_INPUTS_OPT, ["--conversation <id>", "Continue this conversation (chat apps)"], RUN_STREAM_OPT, JSON_OPT],
-    examples: RUN_EXAMPLES("run permitted-external-app"), load: () => import("../commands/run-permitted-external-app.ts"),
-  },
-  {
-    path: ["completion"], summary: "Print a shell completion script (bash, zsh, fish, powershell)", args: "<shell> [words...]",
+  }),
+  defineCommand({
+    path: ["get", "app"], section: "apps", summary: "Show one app: mode, description and input fields",
+    args: [{ name: "id", required: true, kind: "app-id" }],
+    options: JSON_ONLY, examples: ["difyctl get app 3f9c0e7a-…"], load: () => import("../commands/get-app.ts"),
+  }),
+  defineCommand({
+    path: ["run", "app"], section: "apps", summary: "Run an app and print its answer or outputs", args: RUN_ARGS,
+    options: RUN_OPTIONS, examples: RUN_EXAMPLES("run app"), load: () => import("../commands/run-app.ts"),
+  }),
+  defineCommand({
+    path: ["get", "permitted-external-apps"], section: "apps", summary: "List the apps your external SSO identity may run",
+    options: LIST_OPTIONS, load: () => import("../commands/get-permitted-external-apps.ts"),
+  }),
+  defineCommand({
+    path: ["get", "permitted-external-app"], section: "apps", summary: "Show one app permitted to your external SSO identity",
+    args: [{ name: "id", required: true, kind: "app-id" }],
+    options: JSON_ONLY, load: () => import("../commands/get-permitted-external-app.ts"),
+  }),
+  defineCommand({
+    path: ["run", "permitted-external-app"], section: "apps", summary: "Run an app permitted to your external SSO identity", args: RUN_ARGS,
+    options: RUN_OPTIONS, examples: RUN_EXAMPLES("run permitted-external-app"), load: () => import("../commands/run-permitted-external-app.ts"),
+  }),
+  defineCommand({
+    path: ["completion"], section: "other", summary: "Print a shell completion script (bash, zsh, fish, powershell)",
+    args: [{ name: "shell", required: true, kind: "shell" }, { name: "words", variadic: true, kind: "text" }],
+    options: {},
     examples: [
       "source <(difyctl completion bash)            # add to ~/.bashrc",
       "difyctl completion zsh > \"${fpath[1]}/_difyctl\"",
@@ -135,10 +241,115 @@ export const COMMANDS: CommandSpec[] = [
       "difyctl completion bash -- auth dev          # what the script asks: prints 'devices'",
     ],
     load: () => import("../commands/completion.ts"),
-  },
-  {
-    path: ["version"], summary: "Show the difyctl version",
-    options: [JSON_OPT], load: () => import("../commands/version.ts"),
-  },
+  }),
+  defineCommand({
+    path: ["version"], section: "other", summary: "Show the difyctl version",
+    options: JSON_ONLY, load: () => import("../commands/version.ts"),
+  }),
 ];
 
+/** The router's own `help` word: listed with the commands, completed like one. */
+export const HELP_COMMAND = { word: "help", args: "[command]", summary: "Show help for a command" };
+
+/** Headings of the top-level help, in order. */
+export const SECTIONS: Record<Section, string> = { sessions: "Sign-in and sessions", apps: "Apps", other: "Other" };
+
+/** What each command group is for, shown by its help (`difyctl get`). */
+export const GROUPS: Record<string, string> = {
+  "auth": "Sign in and out, inspect the session, switch workspace, manage this account's devices",
+  "auth devices": "The sessions signed in to this account on every device",
+  "get": "Show apps: the workspace's apps for an account session, the permitted ones for an external SSO identity",
+  "run": "Run an app and print its answer, its outputs or its event stream",
+};
+
+export const TOP_EXAMPLES: readonly string[] = [
+  "difyctl auth login --host https://dify.example.com",
+  "difyctl get apps --mode workflow",
+  "difyctl run app <app-id> \"How do I reset my password?\"",
+  "difyctl --json auth status",
+];
+
+/** Environment variables, shown in the top-level help. */
+export const ENVIRONMENT: readonly { name: string; description: string }[] = [
+  { name: "DIFY_CONFIG_DIR", description: "config directory (default ~/.config/difyctl)" },
+  { name: "DIFY_OUTPUT=json", description: "JSON output and one-line JSON errors" },
+  { name: "DIFY_TOKEN_STORAGE", description: "auto | keychain | file" },
+  { name: "DIFY_TOKEN, DIFY_HOST, DIFY_WORKSPACE_ID", description: "a session from the environment; nothing is read or written on disk" },
+  { name: "DIFY_DEBUG=1", description: "log HTTP requests to stderr (credentials redacted)" },
+  { name: "DIFY_HTTP_TIMEOUT", description: "seconds one HTTP request, or a silent stream, may take (default 30 / 300)" },
+];
+
+// ------------------------------------------------------------------ derived views
+
+/** One spelling of an option as the user types it, with the key its value goes to. */
+export interface Flag {
+  key: string;
+  option: OptionSpec;
+  /** "--host", "--no-browser" */
+  long: string;
+  /** "-v", if the option has a short name */
+  short?: string;
+  takesValue: boolean;
+}
+
+/** The flags of a command: its options, then -h/--help. */
+export function flagsOf(cmd: Command): Flag[] {
+  const out: Flag[] = [];
+  for (const key in cmd.options) out.push(flag(key, cmd.options[key]));
+  out.push(flag("help", HELP_OPTION));
+  return out;
+}
+
+function flag(key: string, option: OptionSpec): Flag {
+  return { key, option, long: `--${option.long}`, short: option.short && `-${option.short}`, takesValue: option.type !== "boolean" };
+}
+
+/** The value an option has when it is not given. */
+export function defaultOf(o: OptionSpec): string | number | boolean | undefined {
+  return o.type === "boolean" ? o.long.startsWith("no-") : o.default;
+}
+
+/** `<id>`, `[query]`, `[words...]` */
+export function argLabel(a: ArgSpec): string {
+  return a.variadic ? `[${a.name}...]` : a.required ? `<${a.name}>` : `[${a.name}]`;
+}
+
+export function usageArgs(cmd: Command): string {
+  return (cmd.args ?? []).map(argLabel).join(" ");
+}
+
+/** Every path a command answers to, the canonical one first. */
+export function pathsOf(cmd: Command): readonly (readonly string[])[] {
+  return [cmd.path, ...(cmd.aliases ?? [])];
+}
+
+const startsWith = (path: readonly string[], words: readonly string[]) => words.every((w, i) => path[i] === w);
+
+/** The command whose path (or alias) is the longest prefix of `words`, and that path's length. */
+export function findCommand(words: readonly string[]): { cmd: Command; length: number } | null {
+  let best: { cmd: Command; length: number } | null = null;
+  for (const cmd of COMMANDS) {
+    for (const path of pathsOf(cmd)) {
+      if (path.length <= words.length && startsWith(words, path) && (!best || path.length > best.length)) best = { cmd, length: path.length };
+    }
+  }
+  return best;
+}
+
+/** Whether `words` name a group of commands (`auth`, `auth devices`, `get`). */
+export function isGroup(words: readonly string[]): boolean {
+  return words.length > 0 && COMMANDS.some((c) => c.path.length > words.length && startsWith(c.path, words));
+}
+
+/** The words that may follow `prefix`: subcommands and subgroups (and aliases, at the top). */
+export function childWords(prefix: readonly string[]): { word: string; cmd?: Command }[] {
+  const seen = new Map<string, { word: string; cmd?: Command }>();
+  for (const cmd of COMMANDS) {
+    for (const path of pathsOf(cmd)) {
+      if (path.length <= prefix.length || !startsWith(path, prefix)) continue;
+      const word = path[prefix.length];
+      if (!seen.has(word)) seen.set(word, { word, cmd: path.length === prefix.length + 1 ? cmd : undefined });
+    }
+  }
+  return [...seen.values()];
+}

@@ -2,7 +2,7 @@
 // and show what it prints, so the candidates always match the installed binary (a saved script
 // never goes stale) and the logic lives once, here, driven by the command table. Dynamic values
 // come from local files only — never the network — so a <Tab> costs one cold start (~10 ms).
-import { type CommandSpec, COMMANDS } from "./command-table.ts";
+import { type Command, COMMANDS, childWords as tableChildWords, type Flag, flagsOf, GLOBAL_FLAGS, HELP_COMMAND, pathsOf, type ValueKind } from "./command-table.ts";
 
 export const SHELLS = ["bash", "zsh", "fish", "powershell"] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -14,51 +14,32 @@ export interface CompletionSources {
   workspaceIds(): Candidate[];
 }
 
-interface FlagInfo { names: string[]; takesValue: boolean; desc: string; valueName: string }
-
-function flagsOf(spec: CommandSpec): FlagInfo[] {
-  const out: FlagInfo[] = (spec.options ?? []).map(([flag, desc]) => ({
-    names: flag.split(/[ ,]+/).filter((p) => p.startsWith("-")),
-    takesValue: /[<[]/.test(flag),
-    desc,
-    valueName: (/<([^>]+)>/.exec(flag)?.[1] ?? "").toLowerCase(),
-  }));
-  out.push({ names: ["-h", "--help"], takesValue: false, desc: "Show help", valueName: "" });
-  return out;
-}
-
-/** Every path a command answers to, with its spec: the canonical path and the aliases. */
-function paths(): { path: string[]; spec: CommandSpec }[] {
-  return COMMANDS.flatMap((spec) => [spec.path, ...(spec.aliases ?? [])].map((path) => ({ path, spec })));
+/** Every path a command answers to, with its command: the canonical path and the aliases. */
+function paths(): { path: readonly string[]; cmd: Command }[] {
+  return COMMANDS.flatMap((cmd) => pathsOf(cmd).map((path) => ({ path, cmd })));
 }
 
 /** The next command words after `prefix`, with the summary of a leaf or the group name. */
 function childWords(prefix: string[]): Candidate[] {
-  const seen = new Map<string, Candidate>();
-  for (const { path, spec } of paths()) {
-    if (path.length <= prefix.length || !prefix.every((w, i) => path[i] === w)) continue;
-    const w = path[prefix.length];
-    if (seen.has(w)) continue;
-    const leaf = path.length === prefix.length + 1;
-    seen.set(w, { word: w, desc: leaf ? spec.summary : `${[...prefix, w].join(" ")} commands` });
-  }
-  if (prefix.length === 0) seen.set("help", { word: "help", desc: "Show help for a command" });
-  return [...seen.values()];
+  const out: Candidate[] = tableChildWords(prefix).map((c) => ({ word: c.word, desc: c.cmd ? c.cmd.summary : `${[...prefix, c.word].join(" ")} commands` }));
+  if (prefix.length === 0) out.push({ word: HELP_COMMAND.word, desc: HELP_COMMAND.summary });
+  return out;
 }
 
-/** Positional values: workspace ids for `auth use`, shells for `completion`. */
-function argValues(spec: CommandSpec, argIndex: number, src: CompletionSources): Candidate[] {
-  const key = spec.path.join(" ");
-  if (key === "auth use" && argIndex === 0) return src.workspaceIds();
-  if (key === "completion" && argIndex === 0) return SHELLS.map((s) => ({ word: s }));
+/** Candidates for a value of this kind. No URLs: bash splits words at ':', which mangles them. */
+function valuesOf(kind: ValueKind | undefined, src: CompletionSources): Candidate[] {
+  if (kind === "workspace-id") return src.workspaceIds();
+  if (kind === "shell") return SHELLS.map((s) => ({ word: s }));
   return [];
 }
 
-function flagValues(f: FlagInfo, src: CompletionSources): Candidate[] {
-  // No --host values: bash splits words at ':', which mangles URLs; the host is typed once anyway.
-  if (f.names.includes("--workspace") || f.valueName === "workspace-id") return src.workspaceIds();
-  return [];
+function flagValues(f: Flag, src: CompletionSources): Candidate[] {
+  const o = f.option;
+  if (o.type === "enum") return o.values.map((v) => ({ word: v }));
+  return o.type === "string" ? valuesOf(o.kind, src) : [];
 }
+
+const isFlag = (w: string, f: Flag) => w === f.long || w === f.short;
 
 /**
  * Candidates for the last word of `words` (the words after `difyctl`; the last one is the word
@@ -66,40 +47,45 @@ function flagValues(f: FlagInfo, src: CompletionSources): Candidate[] {
  */
 export function complete(words: string[], src: CompletionSources): Candidate[] {
   const cur = words.length ? words[words.length - 1] : "";
-  const before = words.slice(0, -1);
+  let before = words.slice(0, -1);
   const filter = (cs: Candidate[]) => cs.filter((c) => c.word.startsWith(cur));
 
   // `help <command words>`
-  if (before[0] === "help") return filter(childWords(before.slice(1)));
+  if (before[0] === HELP_COMMAND.word) return filter(childWords(before.slice(1)));
+
+  // Global flags may come before the command words.
+  let globals = 0;
+  while (globals < before.length && GLOBAL_FLAGS.includes(before[globals])) globals++;
+  before = before.slice(globals);
 
   // Longest command path matching the leading words.
-  let spec: CommandSpec | null = null;
+  let cmd: Command | null = null;
   let used = 0;
   for (const p of paths()) {
     if (p.path.length <= before.length && p.path.length > used && p.path.every((w, i) => before[i] === w)) {
-      spec = p.spec;
+      cmd = p.cmd;
       used = p.path.length;
     }
   }
-  if (!spec) {
+  if (!cmd) {
     if (before.some((w) => w.startsWith("-"))) return [];
     return filter(childWords(before));
   }
 
-  const flags = flagsOf(spec);
+  const flags = flagsOf(cmd);
   const rest = before.slice(used);
   const prev = rest[rest.length - 1];
-  const prevFlag = prev !== undefined && !prev.includes("=") ? flags.find((f) => f.names.includes(prev)) : undefined;
+  const prevFlag = prev !== undefined && !prev.includes("=") ? flags.find((f) => isFlag(prev, f)) : undefined;
   if (prevFlag?.takesValue) return filter(flagValues(prevFlag, src));
 
   let argIndex = 0;
   let afterDashes = false;
-  const given = new Set<FlagInfo>();
+  const given = new Set<Flag>();
   for (let i = 0; i < rest.length; i++) {
     const w = rest[i];
     if (afterDashes || !w.startsWith("-") || w === "-") { argIndex++; continue; }
     if (w === "--") { afterDashes = true; continue; }
-    const f = flags.find((x) => x.names.includes(w.split("=")[0]));
+    const f = flags.find((x) => isFlag(w.split("=")[0], x));
     if (f) {
       given.add(f);
       if (f.takesValue && !w.includes("=")) i++;
@@ -107,9 +93,11 @@ export function complete(words: string[], src: CompletionSources): Candidate[] {
   }
   if (cur.startsWith("-") && !afterDashes) {
     // The parser refuses a flag given twice, so it is not offered again.
-    return filter(flags.filter((f) => !given.has(f)).map((f) => ({ word: f.names.find((n) => n.startsWith("--")) ?? f.names[0], desc: f.desc })));
+    return filter(flags.filter((f) => !given.has(f)).map((f) => ({ word: f.long, desc: f.option.description })));
   }
-  return filter(argValues(spec, argIndex, src));
+  const args = cmd.args ?? [];
+  const arg = args[argIndex] ?? (args.length && args[args.length - 1].variadic ? args[args.length - 1] : undefined);
+  return filter(valuesOf(arg?.kind, src));
 }
 
 /** One candidate per line, in the form each shell's script reads. */

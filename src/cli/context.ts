@@ -22,9 +22,6 @@ export interface Effects {
   signal?: AbortSignal;
 }
 
-/** Untyped options: what a command receives until its entry in the command table is typed. */
-export type Opts = Record<string, unknown>;
-
 /** The options every command table entry may carry; each command's own options extend it. */
 export interface CommonOptions { json?: boolean }
 

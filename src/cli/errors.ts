@@ -1,7 +1,8 @@
 import { redact } from "../ui/redact.ts";
 import { sanitize } from "../ui/sanitize.ts";
 
-// The one table of error codes → process exit codes (DESIGN.md §Error model).
+// The one table of error codes → process exit codes. The JSON error envelope carries the code,
+// the process exits with its status, and help lists the statuses from here.
 export const EXIT_CODES = {
   not_logged_in: 4,
   auth_expired: 4,
@@ -11,6 +12,7 @@ export const EXIT_CODES = {
   invalid_token_prefix: 4,
   usage_invalid_flag: 2,
   usage_missing_arg: 2,
+  usage_unknown_command: 2,
   wrong_surface: 2,
   config_invalid_value: 2,
   version_skew: 6,
@@ -31,6 +33,21 @@ export const EXIT_CODES = {
 } as const;
 
 export type ErrorCode = keyof typeof EXIT_CODES;
+
+/**
+ * What each exit status means, for help. Keyed by every status in EXIT_CODES (the type makes a
+ * new status without a line here a compile error), plus success and "waiting for a person".
+ */
+export const EXIT_STATUSES: Record<0 | 8 | (typeof EXIT_CODES)[ErrorCode], string> = {
+  0: "success",
+  1: "error (network, server, unexpected)",
+  2: "usage: unknown command or option, missing or bad argument, wrong session kind",
+  4: "not signed in, session expired or revoked, keychain unavailable",
+  6: "server version or feature not supported",
+  7: "rate limited",
+  8: "waiting for a person (auth login --resume: sign-in still pending)",
+  130: "cancelled (Ctrl-C)",
+};
 
 export interface CliErrorOptions {
   hint?: string;

@@ -1,116 +1,127 @@
-import { type CommandSpec, COMMANDS } from "./command-table.ts";
+import { argLabel, type Command, defaultOf, type Flag, flagsOf, type OptionSpec, type ParsedOptions } from "./command-table.ts";
 import { CliError } from "./errors.ts";
+import { closest, didYouMean } from "./suggest.ts";
 import { echoInput } from "../ui/sanitize.ts";
 
-export interface Parsed { args: string[]; options: Record<string, unknown>; help: boolean; helpText?: string }
+type OptionValue = ParsedOptions[string];
+export interface Parsed { args: string[]; options: ParsedOptions; help: boolean }
 
 const MAX_ARG_LENGTH = 64 * 1024;
 
-interface FlagDef { key: string; takesValue: boolean; negated: boolean; names: string[] }
-
-/** "-v, --verbose", "--host <url>", "--no-browser" → how the parser reads them. */
-function flagDefs(spec: CommandSpec): FlagDef[] {
-  const defs: FlagDef[] = [{ key: "help", takesValue: false, negated: false, names: ["-h", "--help"] }];
-  // Plain string operations, no regular expressions: each one compiled costs start-up (measured).
-  for (const [flag] of spec.options ?? []) {
-    const names = flag.replaceAll(",", " ").split(" ").filter((p) => p.startsWith("-"));
-    const long = names.find((n) => n.startsWith("--")) ?? names[0];
-    const negated = long.startsWith("--no-");
-    const words = (negated ? long.slice(5) : long.slice(long.startsWith("--") ? 2 : 1)).split("-");
-    const key = words.map((w, i) => (i ? w.charAt(0).toUpperCase() + w.slice(1) : w)).join("");
-    defs.push({ key, takesValue: flag.includes("<") || flag.includes("["), negated, names });
-  }
-  return defs;
-}
-
 /**
- * Parses the flags of one command from the command table. cac did this job first, but its
- * parse costs ~1 ms per run (measured) of a ~6 ms start-up budget, so this small parser reads
- * the same table: --flag, --no-flag, --opt value, --opt=value, -v, and -- to end flags.
+ * Reads one command's argv (the words after the command path) against its entry in the command
+ * table: `--flag`, `--no-flag`, `--opt value`, `--opt=value`, `-v`, bundled short booleans (`-vh`),
+ * `-n5`, and `--` to end the flags. Values are checked by type (enum, whole number), defaults
+ * applied, arguments counted.
+ *
+ * A hand parser rather than `node:util` parseArgs: parseArgs would still need this layer for
+ * types, defaults, repeated flags and suggestions, and importing it costs start-up that every
+ * agent call pays (`npm run bench` measures both). No regular expressions: each one compiled on
+ * the start-up path costs time too.
  */
-export function parseFlags(spec: CommandSpec, rest: string[]): Parsed {
-  const name = `difyctl ${spec.path.join(" ")}`;
+export function parseFlags(cmd: Command, argv: readonly string[]): Parsed {
+  const name = `difyctl ${cmd.path.join(" ")}`;
   const hint = `run '${name} --help'`;
-  const defs = flagDefs(spec);
-  const options: Record<string, unknown> = {};
+  const flags = flagsOf(cmd);
+  const given: Record<string, OptionValue> = {};
   const args: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i];
+
+  const set = (f: Flag, spelled: string, value: string | undefined) => {
+    if (f.key in given) throw new CliError("usage_invalid_flag", `option '${spelled}' was given more than once`, { hint });
+    given[f.key] = value === undefined ? !f.long.startsWith("--no-") : typed(f, value, hint);
+  };
+
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
     if (a.length > MAX_ARG_LENGTH) throw new CliError("usage_invalid_flag", `an argument is longer than ${MAX_ARG_LENGTH} bytes`);
-    if (a === "--") { args.push(...rest.slice(i + 1)); break; }
-    if (!a.startsWith("-") || a === "-") { args.push(a); continue; }
-    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const def = defs.find((d) => d.names.includes(flag));
-    if (!def) throw new CliError("usage_invalid_flag", `unknown option '${echoInput(flag)}'`, { hint });
-    if (def.key in options) throw new CliError("usage_invalid_flag", `option '${flag}' was given more than once`, { hint });
-    if (!def.takesValue) {
-      if (eq > 0) throw new CliError("usage_invalid_flag", `option '${flag}' takes no value`, { hint });
-      options[def.key] = !def.negated;
+    if (a === "--") { args.push(...argv.slice(i + 1)); break; }
+    if (a.charCodeAt(0) !== 45 /* - */ || a === "-") { args.push(a); continue; }
+
+    if (a.charCodeAt(1) === 45) {
+      // --long, --long=value, --long value
+      const eq = a.indexOf("=");
+      const spelled = eq > 0 ? a.slice(0, eq) : a;
+      const f = flags.find((x) => x.long === spelled);
+      if (!f) throw unknownOption(spelled, flags, name);
+      if (!f.takesValue) {
+        if (eq > 0) throw new CliError("usage_invalid_flag", `option '${spelled}' takes no value`, { hint });
+        set(f, spelled, undefined);
+        continue;
+      }
+      const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (value === undefined || value === "" || (eq < 0 && value.startsWith("--"))) {
+        throw new CliError("usage_invalid_flag", `option '${spelled}' needs a value`, { hint });
+      }
+      set(f, spelled, value);
       continue;
     }
-    const value = eq > 0 ? a.slice(eq + 1) : rest[++i];
-    if (value === undefined || value === "" || (eq < 0 && value.startsWith("--"))) {
-      throw new CliError("usage_invalid_flag", `option '${flag}' needs a value`, { hint });
+
+    // -v, -vh (bundled booleans), -n5 / -n 5 (a value after a short option)
+    for (let j = 1; j < a.length; j++) {
+      const spelled = `-${a[j]}`;
+      const f = flags.find((x) => x.short === spelled);
+      if (!f) throw unknownOption(j === 1 ? a : spelled, flags, name);
+      if (!f.takesValue) { set(f, spelled, undefined); continue; }
+      const value = j + 1 < a.length ? a.slice(j + 1) : argv[++i];
+      if (value === undefined || value === "" || (j + 1 >= a.length && value.startsWith("--"))) {
+        throw new CliError("usage_invalid_flag", `option '${spelled}' needs a value`, { hint });
+      }
+      set(f, spelled, value);
+      break;
     }
-    options[def.key] = value;
   }
-  if (options.help) return { args: [], options, help: true, helpText: commandHelp(spec) };
-  const declared = (spec.args ?? "").split(" ").filter((w) => w.startsWith("<") || w.startsWith("["));
-  const required = declared.filter((d) => d.startsWith("<"));
-  const variadic = declared.some((d) => d.includes("..."));
+
+  const help = given.help === true;
+  delete given.help;
+  const options: ParsedOptions = {};
+  for (const key in cmd.options) {
+    const v = key in given ? given[key] : defaultOf(cmd.options[key]);
+    if (v !== undefined) options[key] = v;
+  }
+  if (help) return { args: [], options, help };
+
+  const declared = cmd.args ?? [];
+  const required = declared.filter((d) => d.required);
   if (args.length < required.length) {
-    throw new CliError("usage_missing_arg", `missing required argument ${required[args.length]}`, { hint });
+    throw new CliError("usage_missing_arg", `missing required argument ${argLabel(required[args.length])}`, { hint });
   }
-  if (!variadic && args.length > declared.length) {
+  if (!declared.some((d) => d.variadic) && args.length > declared.length) {
     throw new CliError("usage_invalid_flag", `unexpected argument '${echoInput(args[declared.length])}'`, { hint });
   }
-  return { args, options, help: false };
+  return { args, options, help };
 }
 
-function table(rows: [string, string][]): string {
-  const w = Math.max(...rows.map((r) => r[0].length));
-  return rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`).join("\n");
+function typed(f: Flag, value: string, hint: string): OptionValue {
+  const o: OptionSpec = f.option;
+  if (o.type === "enum") {
+    if (o.values.includes(value)) return value;
+    const near = closest(value, o.values);
+    throw new CliError("usage_invalid_flag", `${f.long} must be one of ${o.values.join(", ")} (got '${echoInput(value, 40)}')`, {
+      hint: near.length ? didYouMean(near) : hint,
+    });
+  }
+  if (o.type === "number") {
+    const min = o.min ?? 0;
+    const range = o.max !== undefined ? ` from ${min} to ${o.max}` : o.min !== undefined ? ` of at least ${min}` : "";
+    let n = value.length > 0 && value.length <= 15 ? 0 : NaN;
+    for (let k = 0; k < value.length && !Number.isNaN(n); k++) {
+      const c = value.charCodeAt(k) - 48;
+      n = c >= 0 && c <= 9 ? n * 10 + c : NaN;
+    }
+    if (!(n >= min && (o.max === undefined || n <= o.max))) {
+      throw new CliError("usage_invalid_flag", `${f.long} must be a whole number${range} (got '${echoInput(value, 20)}')`, { hint });
+    }
+    return n;
+  }
+  return value;
 }
 
-export function commandHelp(spec: CommandSpec): string {
-  const name = `difyctl ${spec.path.join(" ")}`;
-  const opts: [string, string][] = [...(spec.options ?? []).map(([f, d]) => [f, d] as [string, string]), ["-h, --help", "Show this help"]];
-  let out = `${spec.summary}\n\nUsage:\n  ${name}${spec.args ? ` ${spec.args}` : ""} [options]\n`;
-  if (spec.aliases?.length) out += `\nAliases:\n${spec.aliases.map((a) => `  difyctl ${a.join(" ")}`).join("\n")}\n`;
-  out += `\nOptions:\n${table(opts)}\n`;
-  if (spec.examples?.length) out += `\nExamples:\n${spec.examples.map((e) => `  ${e}`).join("\n")}\n`;
-  return out;
-}
-
-export function topLevelHelp(): string {
-  const rows: [string, string][] = COMMANDS.map((c) => [c.path.join(" ") + (c.args ? ` ${c.args}` : ""), c.summary]);
-  return `difyctl: the command-line client for Dify
-
-Usage:
-  difyctl <command> [options]
-
-Commands:
-${table(rows)}
-
-Aliases: 'login' = 'auth login', 'logout' = 'auth logout'.
-Run 'difyctl <command> --help' for a command's options.
-
-Environment:
-  DIFY_CONFIG_DIR        config directory (default ~/.config/difyctl)
-  DIFY_OUTPUT=json       JSON output and one-line JSON errors
-  DIFY_TOKEN_STORAGE     auto | keychain | file
-  DIFY_DEBUG=1           log HTTP requests to stderr (credentials redacted)
-  DIFY_HTTP_TIMEOUT      seconds one HTTP request, or a silent stream, may take (default 30 / 300)
-
-Exit codes: 0 ok, 1 error, 2 usage, 4 auth, 6 version/compat, 7 rate limited, 8 sign-in pending (login --resume), 130 cancelled.
-`;
-}
-
-/** Help for a command group such as `auth` or `auth devices`, or null if no command starts so. */
-export function groupHelp(words: string[]): string | null {
-  const subs = COMMANDS.filter((c) => c.path.length > words.length && words.every((w, i) => c.path[i] === w));
-  if (!subs.length) return null;
-  const rows: [string, string][] = subs.map((c) => [c.path.join(" ") + (c.args ? ` ${c.args}` : ""), c.summary]);
-  return `Usage:\n  difyctl ${words.join(" ")} <command> [options]\n\nCommands:\n${table(rows)}\n`;
+function unknownOption(spelled: string, flags: Flag[], name: string): CliError {
+  // `--browser` for `--no-browser` (and the reverse) is the likeliest slip, though three edits away.
+  const flip = spelled.startsWith("--no-") ? `--${spelled.slice(5)}` : `--no-${spelled.slice(2)}`;
+  const near = !spelled.startsWith("--") ? [] : flags.some((f) => f.long === flip) ? [flip] : closest(spelled, flags.map((f) => f.long));
+  return new CliError("usage_invalid_flag", `unknown option '${echoInput(spelled)}'`, {
+    hint: near.length ? `${didYouMean(near)} (run '${name} --help' for its options)` : `run '${name} --help'`,
+    ...(near.length ? { details: { suggestions: near } } : {}),
+  });
 }

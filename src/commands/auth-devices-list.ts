@@ -1,9 +1,10 @@
 import { openApi } from "../auth/api-session.ts";
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
+import type { JsonOnlyOptions } from "../cli/command-table.ts";
 import { devicesTable } from "../auth/devices.ts";
 import { explainSsoRefusal, fetchAllSessions, warnTruncated } from "./auth-devices-common.ts";
 
-export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
+export async function run(ctx: Ctx, _args: string[], _o: JsonOnlyOptions): Promise<number> {
   // Any subject: v1.0 servers list SSO sessions too; a June server's refusal is explained.
   const { session, http } = await openApi(ctx, "any", "auth devices list");
   const all = await fetchAllSessions(http).catch((e) => { throw explainSsoRefusal(e); });

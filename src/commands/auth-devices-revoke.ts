@@ -1,5 +1,6 @@
 import { openApi } from "../auth/api-session.ts";
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
+import type { DevicesRevokeOptions } from "../cli/command-table.ts";
 import { type DeviceSession, resolutionError, resolveDevice, safeLabel } from "../auth/devices.ts";
 import { CliError } from "../cli/errors.ts";
 import type { HttpClient } from "../http/http-client.ts";
@@ -8,9 +9,9 @@ import { explainSsoRefusal, fetchAllSessions, warnTruncated } from "./auth-devic
 
 interface Revoked { id: string; device_label: string; current: boolean }
 
-export async function run(ctx: Ctx, args: string[], o: Opts): Promise<number> {
+export async function run(ctx: Ctx, args: string[], o: DevicesRevokeOptions): Promise<number> {
   const target = args[0];
-  const all = o.all === true;
+  const all = o.all;
   if (target === undefined && !all) {
     throw new CliError("usage_missing_arg", "missing the device to revoke", { hint: "difyctl auth devices revoke <device-label|id>, or --all for every other session" });
   }
@@ -22,7 +23,7 @@ export async function run(ctx: Ctx, args: string[], o: Opts): Promise<number> {
   }
   const interactive = ctx.isTTY(0) && ctx.isTTY(2);
   // Decided before any request: without a terminal to ask on, only --yes may revoke in bulk.
-  if (all && o.yes !== true && !interactive) {
+  if (all && !o.yes && !interactive) {
     throw new CliError("usage_missing_arg", "--all revokes every other session and needs confirmation", { hint: "pass --yes to confirm when not running in a terminal" });
   }
   const { session, http } = await openApi(ctx, "any", "auth devices revoke");
@@ -31,7 +32,7 @@ export async function run(ctx: Ctx, args: string[], o: Opts): Promise<number> {
   }
   const listed = await fetchAllSessions(http).catch((e) => { throw explainSsoRefusal(e); });
   await warnTruncated(ctx, listed);
-  return all ? revokeAll(ctx, http, session, listed.sessions, o.yes === true) : revokeTarget(ctx, http, session, listed.sessions, target!);
+  return all ? revokeAll(ctx, http, session, listed.sessions, o.yes) : revokeTarget(ctx, http, session, listed.sessions, target!);
 }
 
 async function revokeTarget(ctx: Ctx, http: HttpClient, session: Session, sessions: DeviceSession[], target: string): Promise<number> {

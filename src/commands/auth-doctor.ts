@@ -1,8 +1,9 @@
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
+import type { AuthDoctorOptions } from "../cli/command-table.ts";
 
-export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
+export async function run(ctx: Ctx, _args: string[], o: AuthDoctorOptions): Promise<number> {
   // A malformed --host is a usage error (exit 2), not a failed check.
-  if (o.host !== undefined) (await import("../http/host-url.ts")).normalizeHost(String(o.host), { insecure: true });
+  if (o.host !== undefined) (await import("../http/host-url.ts")).normalizeHost(o.host, { insecure: true });
   const { runDoctor } = await import("../doctor/doctor.ts");
-  return runDoctor(ctx, { host: o.host as string | undefined });
+  return runDoctor(ctx, { host: o.host });
 }

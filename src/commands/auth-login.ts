@@ -1,19 +1,20 @@
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
+import type { AuthLoginOptions } from "../cli/command-table.ts";
 import { CliError, toCliError } from "../cli/errors.ts";
 import { login, type LoginOptions } from "../auth/login-flow.ts";
 
-export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
-  const noWait = o.wait === false;
-  if (noWait && o.resume === true) throw new CliError("usage_invalid_flag", "--no-wait and --resume cannot be combined", { hint: "start with --no-wait, then finish with --resume" });
+export async function run(ctx: Ctx, _args: string[], o: AuthLoginOptions): Promise<number> {
+  const noWait = !o.wait;
+  if (noWait && o.resume) throw new CliError("usage_invalid_flag", "--no-wait and --resume cannot be combined", { hint: "start with --no-wait, then finish with --resume" });
   const opts: LoginOptions = {
-    host: o.host as string | undefined,
-    noBrowser: o.browser === false,
-    insecure: o.insecure === true,
-    noKeyring: o.keyring === false,
+    host: o.host,
+    noBrowser: !o.browser,
+    insecure: o.insecure,
+    noKeyring: !o.keyring,
     noWait,
-    noQr: o.qr === false,
+    noQr: !o.qr,
   };
-  if (o.resume === true) {
+  if (o.resume) {
     const { resumeLogin } = await import("../auth/login-pending.ts");
     return resumeLogin(ctx, opts);
   }

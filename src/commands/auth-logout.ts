@@ -1,10 +1,11 @@
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
+import type { JsonOnlyOptions } from "../cli/command-table.ts";
 import { CliError } from "../cli/errors.ts";
 import { clearSession, notLoggedIn, refuseWhileEnvSession, storedSession } from "../auth/session.ts";
 
 const REVOKE_TIMEOUT_MS = 5000;
 
-export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
+export async function run(ctx: Ctx, _args: string[], _o: JsonOnlyOptions): Promise<number> {
   refuseWhileEnvSession(ctx.env, "log out");
   // A half-finished `login --no-wait` goes too: its device code must not outlive the logout.
   const { clearPending } = await import("../auth/login-pending.ts");

@@ -1,10 +1,11 @@
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
+import type { AuthStatusOptions } from "../cli/command-table.ts";
 import { SESSION_LINE, SSO_SCOPES, SURFACE, whoLabel } from "../auth/identity.ts";
 import { currentSession, type Session } from "../auth/session.ts";
 import type { Workspace } from "../storage/hosts-file.ts";
 import { sanitize, sanitizeDeep } from "../ui/sanitize.ts";
 
-export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
+export async function run(ctx: Ctx, _args: string[], o: AuthStatusOptions): Promise<number> {
   const s = await currentSession(() => ctx.config, ctx.env);
   if (!s) {
     if (ctx.json) await ctx.out(JSON.stringify({ host: null, logged_in: false }) + "\n");

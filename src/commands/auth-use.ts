@@ -1,5 +1,6 @@
 import { checkSurface } from "../auth/api-session.ts";
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
+import type { JsonOnlyOptions } from "../cli/command-table.ts";
 import { CliError } from "../cli/errors.ts";
 import type { Workspace } from "../storage/hosts-file.ts";
 import { echoInput, line } from "../ui/sanitize.ts";
@@ -14,7 +15,7 @@ function listWorkspaces(ws: Workspace[]): string {
 }
 
 /** Offline: switches among the workspaces the server listed at login, writing hosts.yml only. */
-export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
+export async function run(ctx: Ctx, args: string[], _o: JsonOnlyOptions): Promise<number> {
   refuseWhileEnvSession(ctx.env, "switch workspace", "set DIFY_WORKSPACE_ID to the workspace id instead");
   const wanted = args[0].trim();
   const session = await storedSession(ctx.config);

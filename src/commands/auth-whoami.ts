@@ -1,8 +1,9 @@
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
+import type { JsonOnlyOptions } from "../cli/command-table.ts";
 import { requireSession } from "../auth/session.ts";
 import { sanitize, sanitizeDeep } from "../ui/sanitize.ts";
 
-export async function run(ctx: Ctx, _args: string[], _o: Opts): Promise<number> {
+export async function run(ctx: Ctx, _args: string[], _o: JsonOnlyOptions): Promise<number> {
   const s = await requireSession(() => ctx.config, ctx.env);
   // JSON carries the stored values exactly; the human lines get a cleaned copy.
   const m = ctx.json ? s.meta : sanitizeDeep(s.meta);

@@ -1,5 +1,6 @@
 import { type Candidate, complete, formatCandidates, script, SHELLS, type Shell } from "../cli/completion.ts";
-import type { Ctx, Env, Opts } from "../cli/context.ts";
+import type { Ctx, Env } from "../cli/context.ts";
+import type { NoOptions } from "../cli/command-table.ts";
 import { configDir } from "../storage/config-dir.ts";
 import { ConfigStore } from "../storage/config-store.ts";
 import { CliError } from "../cli/errors.ts";
@@ -9,7 +10,7 @@ import { echoInput } from "../ui/sanitize.ts";
  * `completion <shell>` prints the script; `completion <shell> -- <words…>` prints the candidates
  * for the last word (what the script runs on <Tab>; handy for checking a completion by hand).
  */
-export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
+export async function run(ctx: Ctx, args: string[], _o: NoOptions): Promise<number> {
   const shell = args[0] as Shell;
   if (!SHELLS.includes(shell)) {
     throw new CliError("usage_invalid_flag", `unsupported shell '${echoInput(String(args[0]), 40)}'`, { hint: `use one of: ${SHELLS.join(", ")}` });

@@ -1,9 +1,10 @@
 import { checkWorkspaceFlag, resolveWorkspace, openApi } from "../auth/api-session.ts";
 import { ACCOUNT_CMDS } from "../apps/app-api.ts";
 import { listApps, listFlags } from "../apps/app-list.ts";
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
+import type { GetAppsOptions } from "../cli/command-table.ts";
 
-export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
+export async function run(ctx: Ctx, _args: string[], o: GetAppsOptions): Promise<number> {
   const f = listFlags(o);
   checkWorkspaceFlag(o.workspace);
   const { session, http } = await openApi(ctx, "account", "get apps");

@@ -2,10 +2,11 @@ import { openApi } from "../auth/api-session.ts";
 import { checkAppId, fetchPages, MAX_LIST_LIMIT, SSO_CMDS } from "../apps/app-api.ts";
 import { type AppRow, wantsJson } from "../apps/app-list.ts";
 import { permittedAppDetail } from "../apps/app-view.ts";
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
+import type { JsonOnlyOptions } from "../cli/command-table.ts";
 import { CliError } from "../cli/errors.ts";
 
-export async function run(ctx: Ctx, args: string[], _o: Opts): Promise<number> {
+export async function run(ctx: Ctx, args: string[], _o: JsonOnlyOptions): Promise<number> {
   const id = checkAppId(args[0]);
   const { http } = await openApi(ctx, "external_sso", "get permitted-external-app");
   // The server has no single-app route for this surface (contract §2.15): read the list.

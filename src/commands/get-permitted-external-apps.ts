@@ -1,9 +1,10 @@
 import { openApi } from "../auth/api-session.ts";
 import { SSO_CMDS } from "../apps/app-api.ts";
 import { listApps, listFlags } from "../apps/app-list.ts";
-import type { Ctx, Opts } from "../cli/context.ts";
+import type { Ctx } from "../cli/context.ts";
+import type { ListAppsOptions } from "../cli/command-table.ts";
 
-export async function run(ctx: Ctx, _args: string[], o: Opts): Promise<number> {
+export async function run(ctx: Ctx, _args: string[], o: ListAppsOptions): Promise<number> {
   const f = listFlags(o);
   const { http } = await openApi(ctx, "external_sso", "get permitted-external-apps");
   // The server's query is strict: no workspace_id here (422), external apps span workspaces.
