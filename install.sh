@@ -1,6 +1,6 @@
 #!/bin/sh
-# difyctl installer: downloads the binary for this machine, checks it against the release's
-# SHA256SUMS and installs it without root. Re-running upgrades in place.
+# difyctl installer: downloads the archive for this machine, checks it against the release's
+# SHA256SUMS, extracts the binary and installs it without root. Re-running upgrades in place.
 #
 #   curl -fsSL https://github.com/langgenius/difyctl/releases/latest/download/install.sh | sh
 #
@@ -10,12 +10,14 @@
 #   DIFYCTL_BASE_URL     release location, for mirrors (default below). Layout under it:
 #                          latest/download/VERSION              the latest version, one line
 #                          download/v<version>/SHA256SUMS       "<sha256>  <file>" per file
-#                          download/v<version>/difyctl-<version>-<os>-<arch>
+#                          download/v<version>/difyctl-<version>-<os>-<arch>.tar.gz
 #                        (GitHub Releases serves exactly this; a mirror copies the files.)
 #   DIFYCTL_TEST_CPUINFO test-only: read this file instead of /proc/cpuinfo
+#   DIFYCTL_TEST_ROOT    test-only: look for the C library's loader under this directory, not /
 #
-# Binaries: <os> is linux or darwin; <arch> is x64, arm64, x64-baseline (x64 CPUs without AVX2),
-# x64-musl or arm64-musl (Alpine). Windows: use winget (see the README).
+# Archives: <os> is linux or darwin; <arch> is x64, arm64, x64-baseline (x64 CPUs without AVX2),
+# x64-musl or arm64-musl (Alpine). Each holds difyctl-<version>-<os>-<arch>/difyctl, LICENSE,
+# README.md and completions/. Windows: use winget (see the README).
 
 set -eu
 
@@ -56,7 +58,7 @@ case $uname_s in
   Darwin) os=darwin ;;
   MINGW* | MSYS* | CYGWIN* | Windows_NT)
     fail "this script does not install on Windows ($uname_s)" \
-      "run 'winget install LangGenius.difyctl', or download difyctl-<version>-windows-x64.exe from $base_url" ;;
+      "run 'winget install LangGenius.difyctl', or download difyctl-<version>-windows-x64.zip from $base_url" ;;
   *) fail "unsupported operating system: $uname_s" "difyctl ships binaries for Linux, macOS and Windows" ;;
 esac
 case $uname_m in
@@ -71,12 +73,22 @@ if [ "$os" = darwin ] && [ "$arch" = x64 ]; then
 fi
 
 if [ "$os" = linux ]; then
-  libc=gnu
-  if have ldd; then
-    # glibc's ldd prints its name on stdout; musl's prints "musl libc" on stderr.
-    if ldd --version 2>&1 | grep -qi musl; then libc=musl; fi
-  elif ls /lib/ld-musl-* >/dev/null 2>&1; then
+  # The glibc build starts only where its loader is; a glibc system may also carry musl's loader
+  # (Debian's musl package), so that one decides only when glibc's is absent. musl's ldd
+  # ("musl libc" on stderr) wins over both: Alpine's gcompat adds a glibc-named loader.
+  root=${DIFYCTL_TEST_ROOT:-}
+  case $arch in
+    x64) glibc_loader=$root/lib64/ld-linux-x86-64.so.2 ;;
+    *) glibc_loader=$root/lib/ld-linux-aarch64.so.1 ;;
+  esac
+  if have ldd && ldd --version 2>&1 | grep -qi musl; then
     libc=musl
+  elif [ -e "$glibc_loader" ]; then
+    libc=gnu
+  elif ls "$root"/lib/ld-musl-* >/dev/null 2>&1; then
+    libc=musl
+  else
+    libc=gnu
   fi
   if [ "$arch" = x64 ] && ! grep -qw avx2 "${DIFYCTL_TEST_CPUINFO:-/proc/cpuinfo}" 2>/dev/null; then
     # The default x64 build needs AVX2 (it dies with "Illegal instruction" without it).
@@ -110,6 +122,16 @@ else
   fail "neither curl nor wget is installed" "install one of them (e.g. 'apt-get install curl' or 'apk add curl') and re-run"
 fi
 
+# Everything the verify and extract steps need, checked before the download.
+if have sha256sum; then sha256_of() { sha256sum "$1"; }
+elif have shasum; then sha256_of() { shasum -a 256 "$1"; }
+elif have openssl; then sha256_of() { openssl dgst -sha256 -r "$1"; }
+else
+  fail "no SHA-256 tool found (sha256sum, shasum or openssl); the download cannot be verified, so nothing was installed" \
+    "install one: coreutils (sha256sum), perl (shasum) or openssl, e.g. 'apt-get install coreutils' or 'apk add coreutils', and re-run"
+fi
+have tar || fail "tar is not installed" "install it (e.g. 'apt-get install tar' or 'apk add tar') and re-run"
+
 tmpdir=$(mktemp -d 2>/dev/null || mktemp -d -t difyctl-install) || fail "cannot create a temporary directory" "set TMPDIR to a writable directory"
 
 download() {
@@ -132,29 +154,32 @@ case $version in
       "is DIFYCTL_BASE_URL a difyctl release mirror? set DIFYCTL_VERSION to skip the lookup" ;;
 esac
 
-file="difyctl-$version-$os-$arch"
+name="difyctl-$version-$os-$arch"
+file="$name.tar.gz"
 url="$base_url/download/v$version"
 say "Downloading difyctl $version for $os-$arch"
 download "$url/SHA256SUMS" "$tmpdir/SHA256SUMS"
 download "$url/$file" "$tmpdir/$file"
 
 # --- verify -------------------------------------------------------------------------------------
-sha256_of() {
-  if have sha256sum; then sha256sum "$1"
-  elif have shasum; then shasum -a 256 "$1"
-  elif have openssl; then openssl dgst -sha256 -r "$1"
-  else return 1
-  fi | awk '{ print tolower($1) }'
-}
 expected=$(awk -v f="$file" '$2 == f || $2 == "*" f { print tolower($1); n++ } END { if (n != 1) exit 1 }' "$tmpdir/SHA256SUMS") ||
   fail "SHA256SUMS has no single entry for $file" "the release is incomplete or was tampered with; nothing was installed"
 case $expected in
   *[!0-9a-f]*) fail "SHA256SUMS entry for $file is malformed; nothing was installed" ;;
 esac
 [ ${#expected} -eq 64 ] || fail "SHA256SUMS entry for $file is malformed; nothing was installed"
-actual=$(sha256_of "$tmpdir/$file") || fail "no SHA-256 tool found (sha256sum, shasum or openssl)" "install coreutils and re-run"
+sha256_of "$tmpdir/$file" >"$tmpdir/actual" || fail "cannot compute the SHA-256 of $file"
+actual=$(awk '{ print tolower($1); exit }' "$tmpdir/actual")
 [ "$actual" = "$expected" ] || fail "checksum mismatch for $file (expected $expected, got $actual); nothing was installed" \
   "retry; if it persists, the download or the mirror is corrupted or tampered with"
+
+# --- extract (only a verified archive is opened) ------------------------------------------------
+mkdir "$tmpdir/x" || fail "cannot write to $tmpdir"
+if ! tar -xzf "$tmpdir/$file" -C "$tmpdir/x" 2>"$tmpdir/tar.err"; then
+  fail "cannot extract $file: $(head -n 1 "$tmpdir/tar.err")" "check free space in ${TMPDIR:-/tmp}; set TMPDIR to another directory"
+fi
+newbin="$tmpdir/x/$name/difyctl"
+if [ ! -f "$newbin" ] || [ -L "$newbin" ]; then fail "$file holds no $name/difyctl; nothing was installed"; fi
 
 # --- install ------------------------------------------------------------------------------------
 if [ -n "${DIFYCTL_INSTALL_DIR:-}" ]; then
@@ -169,22 +194,34 @@ fi
 
 target="$dir/difyctl"
 previous=""
-if [ -x "$target" ]; then previous=$("$target" version 2>/dev/null || true); fi
+previous_short=""
+if [ -x "$target" ]; then
+  previous=$("$target" version 2>/dev/null || true)
+  previous_short=$("$target" --version 2>/dev/null || true)
+fi
 
 # Copy next to the target, then rename over it: the rename is atomic, so an interrupted run never
 # leaves a half-written difyctl behind, and the old binary stays until the new one is in place.
 tmpbin="$dir/.difyctl.install.$$"
-cp "$tmpdir/$file" "$tmpbin" || fail "cannot write $tmpbin"
+cp "$newbin" "$tmpbin" || fail "cannot write $tmpbin"
 chmod 755 "$tmpbin"
 if ! out=$("$tmpbin" version 2>&1); then
   hint="is $dir on a noexec mount? set DIFYCTL_INSTALL_DIR elsewhere"
   case $out in *libstdc++*) hint="install the C++ runtime first: apk add libstdc++" ;; esac
   fail "the downloaded difyctl does not run on this machine: $(printf '%s' "$out" | head -n 1)" "$hint"
 fi
+new_short=$("$tmpbin" --version 2>/dev/null || true)
+# Replaced even when up to date: the file then matches the verified release again.
 mv -f "$tmpbin" "$target" || fail "cannot move the new binary to $target"
 tmpbin=""
 
-if [ -n "$previous" ]; then say "Upgraded $target: $previous -> $out"; else say "Installed $target: $out"; fi
+if [ -n "$previous_short" ] && [ "$previous_short" = "$new_short" ]; then
+  say "Already up to date: $target ($out)"
+elif [ -n "$previous" ]; then
+  say "Upgraded $target: $previous -> $out"
+else
+  say "Installed $target: $out"
+fi
 
 case ":${PATH:-}:" in
   *":$dir:"*)

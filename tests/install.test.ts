@@ -1,16 +1,20 @@
 // install.sh against a local release mirror (Bun.serve on 127.0.0.1), run by dash, bash and
-// busybox sh. Platform detection is steered with fake `uname`/`ldd`/`sysctl` early in PATH, so the
-// script's real detection code runs. The real host binary (dist/difyctl, built by `npm test`) is
-// served where a test runs what it installed; elsewhere a tiny shell script stands in for it.
+// busybox sh. Platform detection is steered with fake `uname`/`ldd`/`sysctl` early in PATH (and a
+// fake root for the C library loaders), so the script's real detection code runs. Releases are
+// archives made by the release's own tar writer; the real host binary (dist/difyctl, built by
+// `npm test`) is served where a test runs what it installed, elsewhere a tiny shell script.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { BIN as BUILT, ROOT, tempDir } from "./helpers.ts";
+// @ts-ignore -- plain .mjs build script
+import { tar } from "../scripts/archive.mjs";
 
 const INSTALL_SH = join(ROOT, "install.sh");
 const LATEST = "2.0.0";
 
-type Body = { file: string } | { text: string };
+type Body = { file: string } | { text: string } | { bytes: Uint8Array };
 const routes = new Map<string, Body>();
 const requests: string[] = [];
 let server: ReturnType<typeof Bun.serve>;
@@ -21,11 +25,23 @@ const fileSha = (path: string) => sha256(readFileSync(path));
 /** A stand-in binary: install.sh runs `<bin> version` before installing it. */
 const fakeBinary = (label: string) => `#!/bin/sh\necho "difyctl ${label}"\n`;
 
-function publish(version: string, files: Record<string, Body>, sums?: string) {
+/** A release archive as the release writes it: <name>/difyctl plus the files beside it. */
+function archive(name: string, binary: { file: string } | { text: string }, inner = "difyctl"): { bytes: Uint8Array } {
+  const bin = "file" in binary ? { file: binary.file } : { data: binary.text };
+  const entries = [{ name, dir: true }, { name: `${name}/${inner}`, ...bin, mode: 0o755 }, { name: `${name}/LICENSE`, data: "license" }];
+  // Level 1: the real binary is 100 MB and the tests only need a valid gzip stream.
+  return { bytes: gzipSync(tar(entries, 0), { level: 1 }) };
+}
+const bodySha = (body: Body) => ("file" in body ? fileSha(body.file) : "text" in body ? sha256(body.text) : sha256(body.bytes));
+
+/** Publishes difyctl-<version>-<suffix>.tar.gz for each suffix, and a SHA256SUMS over them. */
+function publish(version: string, binaries: Record<string, { file: string } | { text: string }>, sums?: string | null) {
   const lines: string[] = [];
-  for (const [name, body] of Object.entries(files)) {
-    routes.set(`/download/v${version}/${name}`, body);
-    lines.push(`${"file" in body ? fileSha(body.file) : sha256(body.text)}  ${name}`);
+  for (const [suffix, binary] of Object.entries(binaries)) {
+    const name = `difyctl-${version}-${suffix}`;
+    const body = archive(name, binary);
+    routes.set(`/download/v${version}/${name}.tar.gz`, body);
+    lines.push(`${bodySha(body)}  ${name}.tar.gz`);
   }
   if (sums !== null) routes.set(`/download/v${version}/SHA256SUMS`, { text: sums ?? lines.join("\n") + "\n" });
 }
@@ -43,23 +59,33 @@ beforeAll(() => {
   // A "mirror" that answers with a web page (captive portal, wrong URL).
   routes.set("/portal/latest/download/VERSION", { text: "<!doctype html><html><body>Sign in to Wi-Fi</body></html>\n" });
   // 1.0.0: the "old" release an upgrade starts from.
-  publish("1.0.0", { "difyctl-1.0.0-linux-x64": { text: fakeBinary("1.0.0") } });
+  publish("1.0.0", { "linux-x64": { text: fakeBinary("1.0.0") } });
   // 2.0.0 (latest): the real binary for this host.
-  publish("2.0.0", { "difyctl-2.0.0-linux-x64": { file: BIN } });
+  publish("2.0.0", { "linux-x64": { file: BIN } });
   // 4.0.0: stand-ins for every platform, for the detection tests (fast: no 100 MB transfers).
-  const v4: Record<string, Body> = {};
-  for (const n of ALL_NAMES) v4[`difyctl-4.0.0-${n}`] = { text: fakeBinary(`4.0.0 ${n}`) };
+  const v4: Record<string, { text: string }> = {};
+  for (const n of ALL_NAMES) v4[n] = { text: fakeBinary(`4.0.0 ${n}`) };
   publish("4.0.0", v4);
   BIN_SHA = fileSha(BIN);
   // Broken releases, one fault each.
   const good = { text: fakeBinary("3") };
-  publish("3.0.0", { "difyctl-3.0.0-linux-x64": good }, `${sha256("something else")}  difyctl-3.0.0-linux-x64\n`);
-  publish("3.0.1", { "difyctl-3.0.1-linux-x64": good }, `${sha256(good.text)}  difyctl-3.0.1-linux-arm64\n`);
-  publish("3.0.2", { "difyctl-3.0.2-linux-x64": good }, `${sha256(good.text)}  difyctl-3.0.2-linux-x64\n${sha256("x")}  difyctl-3.0.2-linux-x64\n`);
-  publish("3.0.3", { "difyctl-3.0.3-linux-x64": good }, "<html><body>Not here</body></html>\n");
-  publish("3.0.4", { "difyctl-3.0.4-linux-x64": good }, `${sha256(good.text).slice(0, 63)}  difyctl-3.0.4-linux-x64\n`);
-  publish("3.0.5", { "difyctl-3.0.5-linux-x64": good }, null as unknown as string);
-  routes.delete("/download/v3.0.5/SHA256SUMS");
+  const goodSha = (v: string) => bodySha(routes.get(`/download/v${v}/difyctl-${v}-linux-x64.tar.gz`)!);
+  publish("3.0.0", { "linux-x64": good }, `${sha256("something else")}  difyctl-3.0.0-linux-x64.tar.gz\n`);
+  publish("3.0.1", { "linux-x64": good }, null);
+  routes.set("/download/v3.0.1/SHA256SUMS", { text: `${goodSha("3.0.1")}  difyctl-3.0.1-linux-arm64.tar.gz\n` });
+  publish("3.0.2", { "linux-x64": good }, null);
+  routes.set("/download/v3.0.2/SHA256SUMS", { text: `${goodSha("3.0.2")}  difyctl-3.0.2-linux-x64.tar.gz\n${sha256("x")}  difyctl-3.0.2-linux-x64.tar.gz\n` });
+  publish("3.0.3", { "linux-x64": good }, "<html><body>Not here</body></html>\n");
+  publish("3.0.4", { "linux-x64": good }, null);
+  routes.set("/download/v3.0.4/SHA256SUMS", { text: `${goodSha("3.0.4").slice(0, 63)}  difyctl-3.0.4-linux-x64.tar.gz\n` });
+  publish("3.0.5", { "linux-x64": good }, null);
+  // 3.0.6: a verified archive that does not hold <name>/difyctl; 3.0.7: not a gzip stream.
+  const wrong = archive("difyctl-3.0.6-linux-x64", good, "difyctl.exe");
+  routes.set("/download/v3.0.6/difyctl-3.0.6-linux-x64.tar.gz", wrong);
+  routes.set("/download/v3.0.6/SHA256SUMS", { text: `${bodySha(wrong)}  difyctl-3.0.6-linux-x64.tar.gz\n` });
+  const notGzip = { text: fakeBinary("3.0.7") };
+  routes.set("/download/v3.0.7/difyctl-3.0.7-linux-x64.tar.gz", notGzip);
+  routes.set("/download/v3.0.7/SHA256SUMS", { text: `${bodySha(notGzip)}  difyctl-3.0.7-linux-x64.tar.gz\n` });
 
   server = Bun.serve({
     hostname: "127.0.0.1",
@@ -69,7 +95,7 @@ beforeAll(() => {
       requests.push(path);
       const body = routes.get(path);
       if (!body) return new Response("not found", { status: 404 });
-      return new Response("file" in body ? Bun.file(body.file) : body.text);
+      return new Response("file" in body ? Bun.file(body.file) : "text" in body ? body.text : body.bytes);
     },
   });
   base = `http://127.0.0.1:${server.port}`;
@@ -77,6 +103,17 @@ beforeAll(() => {
 afterAll(() => server?.stop(true));
 
 interface Fake { s?: string; m?: string; musl?: boolean; rosetta?: boolean }
+/** A fake / holding only the named C library loaders (for DIFYCTL_TEST_ROOT). */
+function loaderRoot(files: string[]): string {
+  const root = tempDir("difyctl-root-");
+  for (const f of files) { mkdirSync(join(root, f, ".."), { recursive: true }); writeFileSync(join(root, f), ""); }
+  return root;
+}
+const withAvx2 = () => {
+  const f = join(tempDir(), "cpuinfo");
+  writeFileSync(f, "processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2\n");
+  return f;
+};
 /** A directory of fake platform probes to put first in PATH. */
 function fakeTools(f: Fake): string {
   const dir = tempDir("difyctl-fakebin-");
@@ -123,6 +160,8 @@ async function install(opts: { shell?: string[]; env?: Record<string, string | u
   return { code, stdout, stderr, dir, requested: requests.slice(first) };
 }
 
+/** A run that downloads, verifies and unpacks the real ~50 MB archive (busybox gunzip is slow). */
+const REAL_BINARY_MS = 60_000;
 const leftovers = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
 
 describe("install.sh installs a working binary", () => {
@@ -131,7 +170,7 @@ describe("install.sh installs a working binary", () => {
       const r = await install({ shell });
       expect(r.stderr).toContain("is not https"); // local mirror warning, not an error
       expect(r.code).toBe(0);
-      expect(r.requested).toEqual(["/latest/download/VERSION", "/download/v2.0.0/SHA256SUMS", "/download/v2.0.0/difyctl-2.0.0-linux-x64"]);
+      expect(r.requested).toEqual(["/latest/download/VERSION", "/download/v2.0.0/SHA256SUMS", "/download/v2.0.0/difyctl-2.0.0-linux-x64.tar.gz"]);
       expect(leftovers(r.dir)).toEqual(["difyctl"]);
       const bin = join(r.dir, "difyctl");
       expect(fileSha(bin)).toBe(BIN_SHA);
@@ -141,13 +180,31 @@ describe("install.sh installs a working binary", () => {
       expect(r.stdout).toContain(`Installed ${bin}`);
       // The install dir is not in PATH here, so the hint must say how to add it.
       expect(r.stdout).toContain(`export PATH="${r.dir}:$PATH"`);
-    });
+    }, REAL_BINARY_MS);
   }
 
-  test("Alpine-like busybox userland: wget and busybox sha256sum are enough", async () => {
-    const r = await install({ shell: ["busybox", "sh"], path: busyboxPath() });
+  test("Alpine-like busybox userland: wget, busybox sha256sum and busybox tar are enough", async () => {
+    const path = busyboxPath();
+    expect(readdirSync(path)).toContain("tar");
+    const r = await install({ shell: ["busybox", "sh"], path });
+    expect(r.stderr).not.toContain("error");
     expect(r.code).toBe(0);
     expect(fileSha(join(r.dir, "difyctl"))).toBe(BIN_SHA);
+    expect(leftovers(r.dir)).toEqual(["difyctl"]);
+  }, REAL_BINARY_MS);
+
+  test("re-running the same version says it is already up to date (and leaves the verified binary)", async () => {
+    const dir = join(tempDir(), "bin");
+    const first = await install({ dir, env: { DIFYCTL_VERSION: "4.0.0", DIFYCTL_TEST_CPUINFO: withAvx2() } });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`Installed ${join(dir, "difyctl")}: difyctl 4.0.0 linux-x64`);
+    writeFileSync(join(dir, "difyctl"), fakeBinary("4.0.0 linux-x64") + "# damaged\n", { mode: 0o755 });
+    const again = await install({ dir, env: { DIFYCTL_VERSION: "4.0.0", DIFYCTL_TEST_CPUINFO: withAvx2() } });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`Already up to date: ${join(dir, "difyctl")} (difyctl 4.0.0 linux-x64)`);
+    expect(again.stdout).not.toContain("Upgraded");
+    expect(readFileSync(join(dir, "difyctl"), "utf8")).toBe(fakeBinary("4.0.0 linux-x64"));
+    expect(leftovers(dir)).toEqual(["difyctl"]);
   });
 
   test("re-running upgrades in place; DIFYCTL_VERSION pins (with or without a leading v)", async () => {
@@ -162,7 +219,7 @@ describe("install.sh installs a working binary", () => {
     expect(up.stdout).not.toContain("export PATH"); // dir is in PATH now
     expect(fileSha(join(dir, "difyctl"))).toBe(BIN_SHA);
     expect(leftovers(dir)).toEqual(["difyctl"]);
-  });
+  }, REAL_BINARY_MS);
 
   test("default install dir is ~/.local/bin, created without root", async () => {
     const home = tempDir("difyctl-home-");
@@ -190,10 +247,41 @@ describe("platform detection picks the right file", () => {
       const r = await install({ fake, env });
       expect(r.stderr).not.toContain("error");
       expect(r.code).toBe(0);
-      expect(r.requested.at(-1)).toBe(`/download/v4.0.0/difyctl-4.0.0-${want}`);
+      expect(r.requested.at(-1)).toBe(`/download/v4.0.0/difyctl-4.0.0-${want}.tar.gz`);
       expect(r.stdout).toContain(`difyctl 4.0.0 ${want}`);
     });
   }
+
+  // The C library by its loader, on a userland without ldd (busybox): glibc's loader decides first.
+  const loaderCases: [string, string[], string][] = [
+    ["glibc with Debian's musl package too (both loaders), no ldd", ["lib64/ld-linux-x86-64.so.2", "lib/ld-musl-x86_64.so.1"], "linux-x64"],
+    ["only musl's loader, no ldd", ["lib/ld-musl-x86_64.so.1"], "linux-x64-musl"],
+    ["only glibc's loader, no ldd", ["lib64/ld-linux-x86-64.so.2"], "linux-x64"],
+    ["no loader found, no ldd: glibc, the common case", [], "linux-x64"],
+  ];
+  for (const [name, files, want] of loaderCases) {
+    test(`${name} -> ${want}`, async () => {
+      const path = busyboxPath();
+      expect(existsSync(join(path, "ldd"))).toBe(false);
+      const r = await install({ shell: ["busybox", "sh"], path, fake: { s: "Linux", m: "x86_64" }, env: { DIFYCTL_VERSION: "4.0.0", DIFYCTL_TEST_ROOT: loaderRoot(files), DIFYCTL_TEST_CPUINFO: withAvx2() } });
+      expect(r.stderr).not.toContain("error");
+      expect(r.code).toBe(0);
+      expect(r.requested.at(-1)).toBe(`/download/v4.0.0/difyctl-4.0.0-${want}.tar.gz`);
+    });
+  }
+
+  test("musl's ldd wins over a glibc-named loader (Alpine with gcompat)", async () => {
+    const r = await install({ fake: { s: "Linux", m: "x86_64", musl: true }, env: { DIFYCTL_VERSION: "4.0.0", DIFYCTL_TEST_ROOT: loaderRoot(["lib64/ld-linux-x86-64.so.2", "lib/ld-musl-x86_64.so.1"]), DIFYCTL_TEST_CPUINFO: withAvx2() } });
+    expect(r.code).toBe(0);
+    expect(r.requested.at(-1)).toBe("/download/v4.0.0/difyctl-4.0.0-linux-x64-musl.tar.gz");
+  });
+
+  test("aarch64: glibc's loader is /lib/ld-linux-aarch64.so.1", async () => {
+    const path = busyboxPath();
+    const r = await install({ shell: ["busybox", "sh"], path, fake: { s: "Linux", m: "aarch64" }, env: { DIFYCTL_VERSION: "4.0.0", DIFYCTL_TEST_ROOT: loaderRoot(["lib/ld-linux-aarch64.so.1", "lib/ld-musl-aarch64.so.1"]) } });
+    expect(r.code).toBe(0);
+    expect(r.requested.at(-1)).toBe("/download/v4.0.0/difyctl-4.0.0-linux-arm64.tar.gz");
+  });
 
   test("musl on an x64 CPU without AVX2 fails clearly (there is no such build)", async () => {
     const r = await install({ fake: { s: "Linux", m: "x86_64", musl: true }, env: { DIFYCTL_TEST_CPUINFO: noAvx2(), DIFYCTL_VERSION: "4.0.0" } });
@@ -219,12 +307,14 @@ describe("platform detection picks the right file", () => {
 
 describe("install.sh fails closed", () => {
   const broken: [string, string, string][] = [
-    ["3.0.0", "binary does not match its SHA256SUMS line", "checksum mismatch for difyctl-3.0.0-linux-x64"],
+    ["3.0.0", "archive does not match its SHA256SUMS line", "checksum mismatch for difyctl-3.0.0-linux-x64"],
     ["3.0.1", "SHA256SUMS lacks the file", "SHA256SUMS has no single entry for difyctl-3.0.1-linux-x64"],
     ["3.0.2", "SHA256SUMS lists the file twice", "SHA256SUMS has no single entry"],
     ["3.0.3", "SHA256SUMS is an HTML page", "SHA256SUMS has no single entry"],
     ["3.0.4", "SHA256SUMS hash is truncated", "malformed"],
     ["3.0.5", "SHA256SUMS is missing (404)", "download failed"],
+    ["3.0.6", "the verified archive lacks difyctl-<version>-<os>-<arch>/difyctl", "holds no difyctl-3.0.6-linux-x64/difyctl"],
+    ["3.0.7", "the verified file is not a gzip archive", "cannot extract difyctl-3.0.7-linux-x64.tar.gz"],
   ];
   for (const [version, what, msg] of broken) {
     test(`${what}: non-zero exit, existing install untouched, no temp files`, async () => {
@@ -270,6 +360,16 @@ describe("install.sh fails closed", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`download failed: ${url}/latest/download/VERSION`);
     expect(r.stderr).toContain("DIFYCTL_BASE_URL");
+    expect(existsSync(r.dir)).toBe(false);
+  });
+
+  test("no SHA-256 tool: says so (and what to install) before any download, instead of a checksum mismatch", async () => {
+    const r = await install({ shell: ["busybox", "sh"], path: busyboxPath(["sha256sum"]) });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("no SHA-256 tool found (sha256sum, shasum or openssl)");
+    expect(r.stderr).toContain("hint: install one: coreutils (sha256sum), perl (shasum) or openssl");
+    expect(r.stderr).not.toContain("mismatch");
+    expect(r.requested).toEqual([]);
     expect(existsSync(r.dir)).toBe(false);
   });
 
