@@ -44,7 +44,7 @@ type Answer = { status: number; body: unknown };
 /** A device-flow server in a function: the code response, then one scripted answer per poll. */
 function fakeDify(clock: FakeClock, polls: Answer[], code: Record<string, unknown> = {}) {
   const calls: { path: string; at: number; body: string }[] = [];
-  const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+  const fetch: typeof globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(String(input));
     const path = url.pathname.replace(/^\/openapi\/v1/, "");
     calls.push({ path, at: clock.now(), body: String(init?.body ?? "") });
@@ -58,7 +58,7 @@ function fakeDify(clock: FakeClock, polls: Answer[], code: Record<string, unknow
       return json(next);
     }
     return json({ status: 404, body: { code: "not_found", message: "Not Found", status: 404 } });
-  }) as typeof fetch;
+  }) as typeof globalThis.fetch;
   return { fetch, calls, polls: () => calls.filter((c) => c.path === "/oauth/device/token") };
 }
 
