@@ -5,6 +5,7 @@ import { flushOutput, jsonRequested, writeErr, writeOut } from "./cli/output.ts"
 import { parseFlags } from "./cli/parse-flags.ts";
 import { closest, didYouMean } from "./cli/suggest.ts";
 import { VERSION } from "./cli/build-info.ts";
+import { boldHeadings, markError, styleFor } from "./ui/colour.ts";
 import { echoInput } from "./ui/sanitize.ts";
 
 const help = () => import("./cli/help.ts");
@@ -26,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (words.length === 0) {
     if (rest.length === 0) {
-      await writeOut((await help()).topLevelHelp());
+      await writeHelp((await help()).topLevelHelp(), env);
       return 0;
     }
     if (rest[0] === `--${VERSION_OPTION.long}` || rest[0] === `-${VERSION_OPTION.short}`) {
@@ -39,17 +40,17 @@ async function main(argv: string[]): Promise<number> {
     const target = words.slice(1);
     const h = await help();
     if (!target.length) {
-      await writeOut(h.topLevelHelp());
+      await writeHelp(h.topLevelHelp(), env);
       return 0;
     }
     const found = findCommand(target);
     if (found && found.length === target.length) {
-      await writeOut(h.commandHelp(found.cmd));
+      await writeHelp(h.commandHelp(found.cmd), env);
       return 0;
     }
     const group = h.groupHelp(target);
     if (group) {
-      await writeOut(group);
+      await writeHelp(group, env);
       return 0;
     }
     throw unknownCommand(target, "help ");
@@ -58,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
   if (!found) {
     if (isGroup(words)) {
       // `difyctl auth`, `difyctl get --help`: the group's own help.
-      await writeOut((await help()).groupHelp(words)!);
+      await writeHelp((await help()).groupHelp(words)!, env);
       return 0;
     }
     throw unknownCommand(words, "");
@@ -107,10 +108,15 @@ function unknownCommand(words: string[], prefix: string): CliError {
   });
 }
 
+/** Help on a terminal with colour gets bold section headings. */
+function writeHelp(text: string, env: Record<string, string | undefined>): Promise<unknown> {
+  return writeOut(boldHeadings(styleFor(new Ctx(env), 1), text));
+}
+
 async function runCommand(cmd: Command, argv: string[], env: Record<string, string | undefined>): Promise<number> {
   const parsed = parseFlags(cmd, argv);
   if (parsed.help) {
-    await writeOut((await help()).commandHelp(cmd));
+    await writeHelp((await help()).commandHelp(cmd), env);
     return 0;
   }
   const ctx = new Ctx(env, parsed.options);
@@ -126,7 +132,9 @@ try {
 } catch (e) {
   const err = toCliError(e);
   const json = argv.includes("--json") || jsonRequested(false);
-  await writeErr(renderError(err, json));
+  const rendered = renderError(err, json);
+  // A person at a terminal gets a red X; JSON and piped errors stay as they are.
+  await writeErr(json ? rendered : markError(styleFor(new Ctx(process.env as Record<string, string | undefined>), 2), rendered));
   code = err.exitCode;
 }
 await flushOutput();
