@@ -5,13 +5,17 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ROOT, buildInfo, compile } from "./build-lib.mjs";
 import { ensureAddons } from "./fetch-keyring-addons.mjs";
+import { signFile } from "./macho-sign.mjs";
 import { CORE_TARGETS } from "./targets.mjs";
 import { smokeRun, verifyEmbeds } from "./verify-embed.mjs";
 
 const log = (m) => process.stderr.write(m + "\n");
 
-/** Builds `targets` into `outDir` named by `name(t)`; verifies embeds; smoke-runs what can run. Returns [{t, file, ms}]. */
-export function buildMatrix({ targets, outDir, name }) {
+/**
+ * Builds `targets` into `outDir` named by `name(t)`; `afterCompile(t, file)` may rewrite a binary
+ * (signing); verifies embeds; smoke-runs what can run. Returns [{t, file, ms}].
+ */
+export function buildMatrix({ targets, outDir, name, afterCompile = () => {} }) {
   // Fail before compiling: Bun would build a binary without the addon and say nothing.
   ensureAddons([...new Set(targets.map((t) => t.addon))], log);
   const built = [];
@@ -19,6 +23,7 @@ export function buildMatrix({ targets, outDir, name }) {
     const file = join(outDir, name(t));
     const t0 = Date.now();
     compile({ target: t.bun, outfile: relative(ROOT, file), addon: t.addon });
+    afterCompile(t, file);
     built.push({ t, file, ms: Date.now() - t0 });
     log(`built ${relative(ROOT, file)} in ${Date.now() - t0} ms`);
   }
@@ -34,7 +39,11 @@ export function buildMatrix({ targets, outDir, name }) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const t0 = Date.now();
   try {
-    buildMatrix({ targets: CORE_TARGETS, outDir: join(ROOT, "dist"), name: (t) => `difyctl-${t.id}${t.exe ? ".exe" : ""}` });
+    buildMatrix({
+      targets: CORE_TARGETS, outDir: join(ROOT, "dist"), name: (t) => `difyctl-${t.id}${t.exe ? ".exe" : ""}`,
+      // Bun leaves darwin-x64 with its own, now broken, signature (macOS kills it at launch).
+      afterCompile: (t, file) => { if (t.os === "darwin") signFile(file, "difyctl"); },
+    });
     log(`build:all done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } catch (e) {
     log(`error: ${e.message}`);

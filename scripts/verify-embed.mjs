@@ -58,35 +58,46 @@ export function verifyEmbeds(items, log = (m) => process.stderr.write(m + "\n"))
   if (problems.length) throw new Error(`embed check failed:\n  ${problems.join("\n  ")}`);
 }
 
+/** The host as a release target sees it: os (linux/darwin/windows), CPU, and musl on Linux. */
+function host() {
+  const os = process.platform === "win32" ? "windows" : process.platform;
+  const musl = os === "linux" && !process.report?.getReport?.()?.header?.glibcVersionRuntime;
+  return { os, arch: process.arch, musl };
+}
+
 /**
  * Runs a binary that can execute here (natively, or linux-arm64 under qemu-user when present):
  * `version --json` must report the target, and reading a keychain session must reach native code
- * (a D-Bus error from the addon, not "could not load"). Returns null when the target cannot run here.
- * qemu needs the arm64 glibc and libgcc_s (the addon links libgcc_s.so.1): apt-get install
- * qemu-user libc6-arm64-cross libgcc-s1-arm64-cross.
+ * (on Linux without a session bus: a D-Bus error from the addon, not "could not load"). Returns
+ * null when the target cannot run here. musl binaries run on a musl host (Alpine, with
+ * `apk add libstdc++`). qemu needs the arm64 glibc and libgcc_s (the addon links libgcc_s.so.1):
+ * apt-get install qemu-user libc6-arm64-cross libgcc-s1-arm64-cross.
  */
 export function smokeRun(file, target, expect) {
   const qemu = which("qemu-aarch64");
+  const h = host();
+  const [arch, variant] = target.arch.split("-");
   let prefix = null;
-  if (process.platform === "linux" && target.os === "linux" && !target.arch.includes("musl")) {
-    if (target.arch.startsWith(process.arch)) prefix = [];
-    else if (target.arch === "arm64" && process.arch === "x64" && qemu && existsSync("/usr/aarch64-linux-gnu/lib/libgcc_s.so.1")) prefix = [qemu, "-L", "/usr/aarch64-linux-gnu"];
+  if (target.os === h.os && (variant === "musl") === h.musl) {
+    if (arch === h.arch) prefix = [];
+    else if (h.os === "linux" && !h.musl && arch === "arm64" && h.arch === "x64" && qemu && existsSync("/usr/aarch64-linux-gnu/lib/libgcc_s.so.1")) prefix = [qemu, "-L", "/usr/aarch64-linux-gnu"];
   }
   if (!prefix) return null;
   const dir = mkdtempSync(join(tmpdir(), "difyctl-smoke-"));
   try {
     writeFileSync(join(dir, "hosts.yml"), "current_host: dify.example.com\nsubject_type: account\naccount: {id: a1, email: a@example.com, name: A}\ntoken_storage: keychain\ntoken_id: t1\n", { mode: 0o600 });
     chmodSync(dir, 0o700);
-    const env = { PATH: "/usr/bin:/bin", HOME: dir, DIFY_CONFIG_DIR: dir, TMPDIR: tmpdir() };
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, DIFY_CONFIG_DIR: dir, TMPDIR: tmpdir() };
+    if (h.os === "linux") env.PATH = "/usr/bin:/bin"; // and no DBUS_SESSION_BUS_ADDRESS: the addon must answer "unavailable"
     const t0 = Date.now();
     const v = spawnSync(prefix[0] ?? file, [...prefix.slice(1), ...(prefix.length ? [file] : []), "version", "--json"], { env, encoding: "utf8", timeout: 120_000 });
     const ms = Date.now() - t0;
     if (v.status !== 0) throw new Error(`${file} version --json exited ${v.status}: ${v.stderr}`);
     const info = JSON.parse(v.stdout);
-    const want = { ...expect, platform: target.os, arch: target.arch.split("-")[0] };
+    const want = { ...expect, platform: target.os, arch };
     for (const [k, val] of Object.entries(want)) if (info[k] !== val) throw new Error(`${file} version --json: ${k}=${info[k]}, want ${val}`);
     const s = spawnSync(prefix[0] ?? file, [...prefix.slice(1), ...(prefix.length ? [file] : []), "auth", "status", "--json"], { env, encoding: "utf8", timeout: 120_000 });
-    if (s.stderr.includes("could not load") || !s.stderr.includes("keyring_unavailable")) throw new Error(`${file}: the keyring addon did not load: ${s.stderr}`);
+    if (s.stderr.includes("could not load") || (h.os === "linux" && !s.stderr.includes("keyring_unavailable"))) throw new Error(`${file}: the keyring addon did not load: ${s.stderr}`);
     return { ms, via: prefix.length ? "qemu-aarch64" : "native" };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -94,6 +105,7 @@ export function smokeRun(file, target, expect) {
 }
 
 function which(cmd) {
+  if (process.platform === "win32") return null;
   for (const d of (process.env.PATH ?? "").split(":")) if (d && existsSync(join(d, cmd))) return join(d, cmd);
   return null;
 }
