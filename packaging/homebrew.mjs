@@ -1,4 +1,4 @@
-// Homebrew formula for the prebuilt binaries. Generated per release from SHA256SUMS, never edited
+// Homebrew formula for the release archives. Generated per release from SHA256SUMS, never edited
 // by hand: a stale hash would make `brew install` fail for every user.
 import { assetUrl } from "./project.mjs";
 
@@ -16,7 +16,7 @@ const rb = (s) => JSON.stringify(s); // a JSON string is a valid double-quoted R
 /** `sums` maps release file name -> sha256 (hex). */
 export function homebrewFormula(p, version, sums) {
   const entry = (key) => {
-    const file = `difyctl-${version}-${HOMEBREW_FILES[key]}`;
+    const file = `difyctl-${version}-${HOMEBREW_FILES[key]}.tar.gz`;
     if (!sums[file]) throw new Error(`homebrew: SHA256SUMS has no ${file}`);
     return `      url ${rb(assetUrl(p, version, file))}\n      sha256 ${rb(sums[file])}`;
   };
@@ -26,6 +26,12 @@ class Difyctl < Formula
   homepage ${rb(p.homepage)}
   version ${rb(version)}
   license ${rb(p.license)}
+
+  # Every release publishes VERSION next to its archives; latest/download/ follows the newest.
+  livecheck do
+    url ${rb(`${p.baseUrl}/latest/download/VERSION`)}
+    regex(/^v?(\\d+(?:\\.\\d+)+(?:-[0-9A-Za-z.]+)?)$/i)
+  end
 
   on_macos do
     on_arm do
@@ -46,12 +52,15 @@ ${entry("linux-intel")}
   end
 
   def install
-    bin.install Dir["difyctl-*"].first => "difyctl"
+    bin.install "difyctl"
+    generate_completions_from_executable(bin/"difyctl", "completion")
   end
 
   test do
     assert_match version.to_s, shell_output("#{bin}/difyctl version")
+    assert_equal "difyctl #{version}", shell_output("#{bin}/difyctl --version").strip
     assert_match "\\"version\\":\\"#{version}\\"", shell_output("#{bin}/difyctl version --json")
+    assert_match "complete", shell_output("#{bin}/difyctl completion bash")
   end
 end
 `;

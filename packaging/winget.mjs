@@ -1,13 +1,13 @@
-// winget multi-file manifests (schema 1.6.0) for the portable Windows binary, laid out as in
+// winget multi-file manifests (schema 1.12.0) for the Windows zip, laid out as in
 // microsoft/winget-pkgs: manifests/<first letter>/<Publisher>/<Name>/<version>/.
 import YAML from "yaml";
-import { assetUrl } from "./project.mjs";
+import { assetUrl, releaseNotesUrl } from "./project.mjs";
 
-export const WINGET_MANIFEST_VERSION = "1.6.0";
+export const WINGET_MANIFEST_VERSION = "1.12.0";
 
 /** Returns { relativePath: yamlText } for the version, installer and defaultLocale manifests. */
-export function wingetManifests(p, version, sums) {
-  const file = `difyctl-${version}-windows-x64.exe`;
+export function wingetManifests(p, version, sums, releaseDate = new Date()) {
+  const file = `difyctl-${version}-windows-x64.zip`;
   if (!sums[file]) throw new Error(`winget: SHA256SUMS has no ${file}`);
   const id = p.wingetId;
   const common = { PackageIdentifier: id, PackageVersion: version };
@@ -20,23 +20,33 @@ export function wingetManifests(p, version, sums) {
   return {
     [`${dir}/${id}.yaml`]: doc("version", { DefaultLocale: "en-US" }),
     [`${dir}/${id}.installer.yaml`]: doc("installer", {
-      InstallerType: "portable",
-      // A portable install is linked under the first command name; without it the command would
-      // be called difyctl-<version>-windows-x64.
+      InstallerType: "zip",
+      NestedInstallerType: "portable",
+      // winget links the portable binary under this alias; the archive keeps its top directory.
+      NestedInstallerFiles: [{ RelativeFilePath: `difyctl-${version}-windows-x64\\difyctl.exe`, PortableCommandAlias: "difyctl" }],
       Commands: ["difyctl"],
       MinimumOSVersion: "10.0.0.0",
+      // The keychain addon (Credential Manager) links VCRUNTIME140.dll.
+      Dependencies: { PackageDependencies: [{ PackageIdentifier: "Microsoft.VCRedist.2015+.x64" }] },
+      ReleaseDate: releaseDate.toISOString().slice(0, 10),
       Installers: [{ Architecture: "x64", InstallerUrl: assetUrl(p, version, file), InstallerSha256: sums[file].toUpperCase() }],
     }),
     [`${dir}/${id}.locale.en-US.yaml`]: doc("defaultLocale", {
       PackageLocale: "en-US",
       Publisher: p.publisher,
       PublisherUrl: p.homepage,
+      PublisherSupportUrl: p.supportUrl,
+      Author: p.publisher,
       PackageName: p.name,
       PackageUrl: p.homepage,
       License: p.license,
+      LicenseUrl: p.licenseUrl,
+      Copyright: p.copyright,
       ShortDescription: p.description,
+      Description: p.longDescription,
       Moniker: p.name,
       Tags: ["dify", "cli", "ai", "llm"],
+      ReleaseNotesUrl: releaseNotesUrl(p, version),
     }),
   };
 }

@@ -38,5 +38,11 @@ export function hostAddon() {
   return null;
 }
 
-/** Release file name: difyctl-<version>-<os>-<arch>[.exe]. */
+/** Binary file name: difyctl-<version>-<os>-<arch>[.exe]. */
 export const releaseName = (version, t) => `difyctl-${version}-${t.os}-${t.arch}${t.exe ? ".exe" : ""}`;
+
+/** The archive's top directory: difyctl-<version>-<os>-<arch>. */
+export const archiveRoot = (version, t) => `difyctl-${version}-${t.os}-${t.arch}`;
+
+/** Published archive: difyctl-<version>-<os>-<arch>.tar.gz, .zip for Windows (Explorer and winget open zip). */
+export const archiveName = (version, t) => `${archiveRoot(version, t)}.${t.exe ? "zip" : "tar.gz"}`;

@@ -95,7 +95,8 @@ beforeAll(() => {
       requests.push(path);
       const body = routes.get(path);
       if (!body) return new Response("not found", { status: 404 });
-      return new Response("file" in body ? Bun.file(body.file) : "text" in body ? body.text : body.bytes);
+      if ("file" in body) return new Response(Bun.file(body.file));
+      return new Response("text" in body ? body.text : new Uint8Array(body.bytes));
     },
   });
   base = `http://127.0.0.1:${server.port}`;
