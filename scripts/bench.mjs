@@ -73,6 +73,54 @@ for (const c of cases) {
   console.log(c.name.padEnd(36), `${m.toFixed(1)}ms`.padStart(8), `${pct(times.get(c.name), 0.9).toFixed(1)}ms`.padStart(8), `${(m / base).toFixed(2)}x`.padStart(7));
 }
 if (!bus) console.log("(keychain mode skipped: no DBUS_SESSION_BUS_ADDRESS; run under dbus-run-session with an unlocked gnome-keyring)");
+// Flag parser: the hand parser (src/cli/parse-flags.ts) against Bun's built-in node:util parseArgs,
+// each compiled alone with the command table, parsing the same `get apps` argv. Start-up is what
+// agents pay per call; the per-parse time is measured in-process over many parses.
+if (!process.env.BENCH_SKIP_PARSER) {
+  const argv = ["--mode", "workflow", "--limit", "20", "--name", "x", "--json"];
+  const table = JSON.stringify(join(ROOT, "src", "cli", "command-table.ts"));
+  const entries = {
+    "hand parser": `import { findCommand } from ${table};
+import { parseFlags } from ${JSON.stringify(join(ROOT, "src", "cli", "parse-flags.ts"))};
+const cmd = findCommand(["get", "apps"]).cmd;
+const argv = process.argv.slice(2);
+const parse = () => parseFlags(cmd, argv).options;`,
+    "node:util parseArgs": `import { parseArgs } from "node:util";
+import { findCommand, flagsOf } from ${table};
+const cmd = findCommand(["get", "apps"]).cmd;
+const argv = process.argv.slice(2);
+// The same flags, told to parseArgs; it has no enum, number or default handling of its own.
+const options = {};
+for (const f of flagsOf(cmd)) options[f.long.slice(2)] = { type: f.takesValue ? "string" : "boolean", ...(f.short ? { short: f.short.slice(1) } : {}) };
+const parse = () => parseArgs({ args: argv, options, allowPositionals: true, strict: true }).values;`,
+  };
+  const loops = 20000;
+  const bins = {};
+  for (const [name, src] of Object.entries(entries)) {
+    const file = join(work, `${name.toLowerCase().replace(/[^a-z]+/g, "-")}.ts`);
+    writeFileSync(file, `${src}
+const n = Number(process.env.PARSE_LOOPS || 0);
+if (n) { const t0 = performance.now(); for (let i = 0; i < n; i++) parse(); Bun.write(Bun.stdout, String((performance.now() - t0) / n * 1000) + "\\n"); }
+else Bun.write(Bun.stdout, JSON.stringify(parse()) + "\\n");
+`);
+    const out = file.replace(/\.ts$/, "");
+    const r = spawnSync(BUN, ["build", file, "--compile", "--minify", "--bytecode", "--splitting", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", out], { stdio: "pipe" });
+    if (r.status !== 0) throw new Error(`could not build the ${name} bench: ${r.stderr}`);
+    bins[name] = out;
+  }
+  const pcases = [{ name: "hello-world (compiled Bun)", cmd: [hello] }, ...Object.entries(bins).map(([name, b]) => ({ name, cmd: [b, ...argv] }))];
+  for (let i = 0; i < WARMUP; i++) for (const c of pcases) once(c);
+  const pt = new Map(pcases.map((c) => [c.name, []]));
+  for (let i = 0; i < ROUNDS; i++) for (const c of pcases) pt.get(c.name).push(once(c));
+  const pbase = median(pt.get(pcases[0].name));
+  console.log(`\nFLAG PARSER (compiled alone with the command table; argv: ${argv.join(" ")})`);
+  console.log("parser".padEnd(36), "median".padStart(8), "+hello".padStart(8), "per parse".padStart(10));
+  for (const c of pcases) {
+    const m = median(pt.get(c.name));
+    const per = c.name in bins ? Number(spawnSync(bins[c.name], argv, { env: { ...env, PARSE_LOOPS: String(loops) } }).stdout.toString()) : NaN;
+    console.log(c.name.padEnd(36), `${m.toFixed(2)}ms`.padStart(8), `${(m - pbase).toFixed(2)}ms`.padStart(8), (Number.isNaN(per) ? "" : `${per.toFixed(2)}µs`).padStart(10));
+  }
+}
 if (existsSync(join(ROOT, "scripts", "bench-stream.mjs")) && !process.env.BENCH_SKIP_STREAM) {
   spawnSync("node", [join(ROOT, "scripts", "bench-stream.mjs")], { stdio: "inherit" });
 }
