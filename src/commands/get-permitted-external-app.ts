@@ -9,7 +9,7 @@ import { CliError } from "../cli/errors.ts";
 export async function run(ctx: Ctx, args: string[], _o: JsonOnlyOptions): Promise<number> {
   const id = checkAppId(args[0]);
   const { http } = await openApi(ctx, "external_sso", "get permitted-external-app");
-  // The server has no single-app route for this surface (contract §2.15): read the list.
+  // The server has no single-app route for this surface: read the list.
   const { rows } = await fetchPages<AppRow>(http, "/permitted-external-apps", {}, MAX_LIST_LIMIT, SSO_CMDS);
   const row = rows.find((r) => r.id?.toLowerCase() === id.toLowerCase());
   if (!row) {
