@@ -41,6 +41,7 @@ const suites = [
   "./tests/fuzz-user-input.test.ts",
   "./tests/reliability-local-input.test.ts",
   "./tests/reliability-login.test.ts",
+  "./tests/reliability-storage.test.ts",
 ];
 const t0 = Date.now();
 const main = spawnSync(bun, ["test", "--timeout", "1800000", ...suites], { stdio: "inherit", env });
@@ -52,12 +53,13 @@ const lines = existsSync(".tmp/reliability-figures.jsonl")
   : [];
 const by = (s) => lines.filter((l) => l.suite === s).at(-1) ?? {};
 const crash = by("crash"), conc = by("concurrency"), torture = by("lock-torture"), fuzz = by("fuzz-server"),
-  user = by("user-input"), local = by("local-input"), scanFig = by("secrets-scan");
+  user = by("user-input"), local = by("local-input"), storage = by("storage"), scanFig = by("secrets-scan");
 console.log(`
 stress figures (DIFYCTL_SEED=${seed}, ${Math.round((Date.now() - t0) / 1000)} s)
   kill -9: ${crash.kills_survived ?? "?"} survived / ${crash.kills_run ?? "?"} run (${crash.targeted ?? "?"} aimed at the write window)
   concurrency: ${conc.operations ?? "?"} operations, ${conc.anomalies ?? "?"} anomalies; lock torture ${torture.increments_logged ?? "?"} increments, counter ${torture.counter ?? "?"}, ${torture.kills ?? "?"} workers killed
   hostile servers: ${fuzz.cases ?? "?"} cases, ${fuzz.failures ?? "?"} failures
   bad user input: ${user.runs ?? "?"} runs, ${user.failures ?? "?"} failures; bad local input: ${local.cases ?? "?"} cases (${local.runs ?? "?"} runs), ${local.failures ?? "?"} failures
+  config dir: ${storage.lock_cases ?? "?"} bad-lock runs, ${storage.disk_full_cases ?? "?"} full-disk runs, ${storage.permission_cases ?? "?"} permission runs, ${storage.truncation_reads ?? "?"} reads of files truncated in place (${storage.signal_deaths ?? "?"} signal deaths), ${storage.failures ?? "?"} failures
   secrets: ${scanFig.bytes_scanned ?? "?"} bytes scanned, ${scanFig.findings ?? "?"} findings`);
 process.exit(main.status === 0 && scan.status === 0 ? 0 : 1);

@@ -3,7 +3,7 @@
 // share the options and the clock defined here, so neither imports the other.
 import type { Ctx } from "../cli/context.ts";
 import type { Clock } from "./device-poller.ts";
-import { CliError } from "../cli/errors.ts";
+import { CliError, toCliError } from "../cli/errors.ts";
 import { type HostsFile, hasSession, type TokenStorage, type Workspace } from "../storage/hosts-file.ts";
 import type { LoginEvents } from "./login-events.ts";
 import type { StorageChoice } from "../storage/storage-policy.ts";
@@ -102,6 +102,20 @@ export interface FinishInput {
   events: LoginEvents | null;
 }
 
+/**
+ * Approved, but the session could not be stored (a full disk, the lock). The server replaced this
+ * machine's previous session for the host when the user approved, so that one is gone as well:
+ * say so plainly rather than leave a dead session that looks alive.
+ */
+function notStored(e: unknown, replacedHost: string | null): CliError {
+  const ce = toCliError(e);
+  const lost = replacedHost ? `; the previous session for ${replacedHost} is gone too (the server replaced it when you approved)` : "";
+  return new CliError(ce.code, `signed in, but the session could not be saved: ${ce.message}${lost}`, {
+    hint: `${ce.hint ? `${ce.hint}; then ` : ""}run 'difyctl auth login' again`,
+    details: ce.details,
+  });
+}
+
 /** Approved: store the session and report it. */
 export async function finishLogin(ctx: Ctx, f: FinishInput): Promise<void> {
   const { payload, ref, storage, old, events } = f;
@@ -120,7 +134,11 @@ export async function finishLogin(ctx: Ctx, f: FinishInput): Promise<void> {
   if (sameHostOtherAccount && old.token_id && old.token_storage) {
     try { oldBearer = (await (await openTokenStore(old.token_storage, config)).get(old.current_host!, old.token_id))?.bearer ?? null; } catch { /* best effort */ }
   }
-  await commitSession(config, meta, { bearer: token, source: "oauth", token_id: tokenId, expires_at: meta.token_expires_at ?? null }, store);
+  try {
+    await commitSession(config, meta, { bearer: token, source: "oauth", token_id: tokenId, expires_at: meta.token_expires_at ?? null }, store);
+  } catch (e) {
+    throw notStored(e, hadSession && old.current_host === ref.host ? ref.host : null);
+  }
   events?.emit("stored", { backend: storage.kind, ...(storage.kind === "file" ? { path: config.path(TOKENS_FILE) } : {}) });
   if (sameHostOtherAccount) {
     if (oldBearer) {

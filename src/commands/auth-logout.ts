@@ -1,6 +1,6 @@
 import type { Ctx } from "../cli/context.ts";
 import type { JsonOnlyOptions } from "../cli/command-table.ts";
-import { CliError } from "../cli/errors.ts";
+import { CliError, toCliError } from "../cli/errors.ts";
 import { clearSession, notLoggedIn, refuseWhileEnvSession, storedSession } from "../auth/session.ts";
 
 const REVOKE_TIMEOUT_MS = 5000;
@@ -20,26 +20,38 @@ export async function run(ctx: Ctx, _args: string[], _o: JsonOnlyOptions): Promi
   await (await import("../auth/no-dump.ts")).keepOutOfCoreDumps(ctx);
   // Best effort: a dead network or a revoked token never blocks the local clear.
   let revoked = false;
+  let revokeFailure: string | null = null;
   const http = ctx.http({ baseUrl: session.hostRef.baseUrl, bearer: session.bearer, timeoutMs: REVOKE_TIMEOUT_MS });
   try {
     const res = await http.delete("/account/sessions/self", { retry: false, acceptStatus: [400, 401, 403, 404, 405, 409, 422, 500, 502, 503, 504] });
     revoked = res.status >= 200 && res.status < 300;
-    if (!revoked) await ctx.err(`warning: server revoke failed (${res.status} ${reasonFor(res.status)}); local credentials cleared anyway\n`);
+    if (!revoked) revokeFailure = `server revoke failed (${res.status} ${reasonFor(res.status)})`;
   } catch (e) {
-    const msg = e instanceof CliError ? e.message : String(e);
-    await ctx.err(`warning: server revoke failed (${msg}); local credentials cleared anyway\n`);
+    revokeFailure = `server revoke failed (${e instanceof CliError ? e.message : String(e)})`;
   }
   try {
     await clearSession(ctx.config, session);
   } catch (e) {
     // hosts.yml (the commit point) is already cleared, so the session is gone; only the keychain
     // copy could not be removed — say where it is rather than fail a logout that took effect.
-    if (!(e instanceof CliError) || e.code !== "keyring_unavailable") throw e;
+    if (!(e instanceof CliError) || e.code !== "keyring_unavailable") throw notCleared(e, revoked, revokeFailure, ctx.configDir);
     await ctx.err(`warning: ${e.message}; delete the OS keychain entry service 'difyctl', account '${session.hostRef.host}' by hand\n`);
   }
+  // Said only once the clear has happened.
+  if (revokeFailure) await ctx.err(`warning: ${revokeFailure}; local credentials cleared anyway\n`);
   if (ctx.json) await ctx.out(JSON.stringify({ logged_out: true, host: session.hostRef.host, server_revoked: revoked }) + "\n");
   else await ctx.out(`Logged out of ${session.hostRef.host}\n`);
   return 0;
+}
+
+/** The local clear failed: say where the server side stands, since the person must act on both. */
+function notCleared(e: unknown, revoked: boolean, revokeFailure: string | null, dir: string): CliError {
+  const ce = toCliError(e);
+  const server = revoked ? "the session is already revoked on the server (the token no longer works)" : `${revokeFailure ?? "the server was not asked"}, so the token may still work`;
+  return new CliError(ce.code, `could not clear the local credentials: ${ce.message}; ${server}`, {
+    hint: `${ce.hint ? `${ce.hint}; then ` : ""}run 'difyctl auth logout' again (or remove hosts.yml and tokens.yml from ${dir})`,
+    details: ce.details,
+  });
 }
 
 function reasonFor(status: number): string {
