@@ -16,13 +16,17 @@ async function main(argv: string[]): Promise<number> {
     await writeOut(`difyctl ${VERSION}\n`);
     return 0;
   }
-  // Global flags may come first (`difyctl --json auth status`); then the command words; the rest
-  // is the command's own argv, and the global flags join it.
-  let i = 0;
-  while (i < argv.length && GLOBAL_FLAGS.includes(argv[i])) i++;
-  const globals = argv.slice(0, i);
+  // The command words, with global flags allowed before and among them (`difyctl --json auth
+  // status`, `difyctl auth --json status`); the rest is the command's own argv, and the global
+  // flags (which take no value, so moving them changes nothing else) join it in front.
+  const globals: string[] = [];
   const words: string[] = [];
-  while (i < argv.length && !argv[i].startsWith("-")) words.push(argv[i++]);
+  let i = 0;
+  for (; i < argv.length; i++) {
+    if (GLOBAL_FLAGS.includes(argv[i])) globals.push(argv[i]);
+    else if (argv[i].startsWith("-")) break;
+    else words.push(argv[i]);
+  }
   const rest = argv.slice(i);
 
   if (words.length === 0) {

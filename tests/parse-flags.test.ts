@@ -252,6 +252,9 @@ describe("router (compiled binary)", () => {
     const a = await run(["--json", "auth", "status"], { env });
     expect(a.code).toBe(4);
     expect(JSON.parse(a.stdout)).toEqual({ host: null, logged_in: false });
+    const among = await run(["auth", "--json", "status"], { env });
+    expect(among.code).toBe(4);
+    expect(JSON.parse(among.stdout)).toEqual({ host: null, logged_in: false });
     const h = await run(["--help", "auth", "status"], { env });
     expect(h.code).toBe(0);
     expect(h.stdout).toContain("difyctl auth status [options]");

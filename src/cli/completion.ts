@@ -53,10 +53,18 @@ export function complete(words: string[], src: CompletionSources): Candidate[] {
   // `help <command words>`
   if (before[0] === HELP_COMMAND.word) return filter(childWords(before.slice(1)));
 
-  // Global flags may come before the command words.
-  let globals = 0;
-  while (globals < before.length && GLOBAL_FLAGS.includes(before[globals])) globals++;
-  before = before.slice(globals);
+  // Global flags may come before and among the command words: set them aside after the words, as
+  // the router does, so they count as given and the words still find the command.
+  const lead: string[] = [];
+  const globals: string[] = [];
+  let k = 0;
+  for (; k < before.length; k++) {
+    if (GLOBAL_FLAGS.includes(before[k])) globals.push(before[k]);
+    else if (before[k].startsWith("-")) break;
+    else lead.push(before[k]);
+  }
+  const flagAfterWords = k < before.length;
+  before = [...lead, ...globals, ...before.slice(k)];
 
   // Longest command path matching the leading words.
   let cmd: Command | null = null;
@@ -67,10 +75,7 @@ export function complete(words: string[], src: CompletionSources): Candidate[] {
       used = p.path.length;
     }
   }
-  if (!cmd) {
-    if (before.some((w) => w.startsWith("-"))) return [];
-    return filter(childWords(before));
-  }
+  if (!cmd) return flagAfterWords ? [] : filter(childWords(lead));
 
   const flags = flagsOf(cmd);
   const rest = before.slice(used);
