@@ -76,9 +76,9 @@ describe("device resolution (unit)", () => {
   test("table: header, current marker, never-used", () => {
     const t = devicesTable(list.slice(0, 2), { currentId: list[0].id, now: Date.parse("2026-03-16T10:00:00Z") });
     const lines = t.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^DEVICE\s+CREATED\s+LAST USED\s+CURRENT$/);
-    expect(lines[1]).toMatch(/^difyctl on gareth-mbp\s+2026-03-1\d\s+never\s+\*$/);
-    expect(lines[2]).toMatch(/^difyctl on ci-runner-01\s+2026-03-1\d\s+never$/);
+    expect(lines[0]).toMatch(/^DEVICE\s+ID\s+CREATED\s+LAST USED\s+CURRENT$/);
+    expect(lines[1]).toMatch(new RegExp(`^difyctl on gareth-mbp\\s+${list[0].id}\\s+2026-03-1\\d\\s+never\\s+\\*$`));
+    expect(lines[2]).toMatch(new RegExp(`^difyctl on ci-runner-01\\s+${list[1].id}\\s+2026-03-1\\d\\s+never$`));
   });
   test("page parsing: rows without id skipped, has_more honoured, malformed body refused", () => {
     const p = parseSessionsPage({ has_more: true, data: [{ id: "x", device_label: "a" }, { device_label: "no id" }] }, 200);
@@ -118,14 +118,15 @@ describe("auth devices list", () => {
   });
 
   test("table with the current device starred and 'never' for last use", async () => {
+    // Piped: the same rows, tab-separated, no header (DEVICE, ID, CREATED, LAST USED, CURRENT).
     const r = await run(["auth", "devices", "list"], { env: c.env });
     expect(r.code).toBe(0);
-    const lines = r.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^DEVICE\s+CREATED\s+LAST USED\s+CURRENT$/);
-    expect(lines).toHaveLength(4);
-    const current = lines.filter((l) => l.endsWith("*"));
+    const lines = r.stdout.split("\n").filter((l) => l !== "");
+    expect(lines).toHaveLength(3);
+    for (const l of lines) expect(l.split("\t")).toHaveLength(5);
+    const current = lines.filter((l) => l.endsWith("\t*"));
     expect(current).toHaveLength(1);
-    expect(current[0]).toMatch(/^difyctl on \S+\s+\d{4}-\d\d-\d\d\s+never\s+\*$/);
+    expect(current[0]).toMatch(new RegExp(`^difyctl on \\S+\\t${c.tokenId}\\t\\d{4}-\\d\\d-\\d\\d\\tnever\\t\\*$`));
     expect(r.stdout).toContain("difyctl on old-thinkpad");
     expect(r.stdout).not.toContain("alice");
     const q = sessionGets(c.s).at(-1)!;

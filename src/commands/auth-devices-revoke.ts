@@ -5,6 +5,9 @@ import { type DeviceSession, resolutionError, resolveDevice, safeLabel } from ".
 import { CliError } from "../cli/errors.ts";
 import type { HttpClient } from "../http/http-client.ts";
 import { clearSession, type Session } from "../auth/session.ts";
+import { ok } from "../ui/colour.ts";
+import { startProgress } from "../ui/progress.ts";
+import { sanitize } from "../ui/sanitize.ts";
 import { explainSsoRefusal, fetchAllSessions, warnTruncated } from "./auth-devices-common.ts";
 
 interface Revoked { id: string; device_label: string; current: boolean }
@@ -26,13 +29,19 @@ export async function run(ctx: Ctx, args: string[], o: DevicesRevokeOptions): Pr
   if (all && !o.yes && !interactive) {
     throw new CliError("usage_missing_arg", "--all revokes every other session and needs confirmation", { hint: "pass --yes to confirm when not running in a terminal" });
   }
-  const { session, http } = await openApi(ctx, "any", "auth devices revoke");
-  if (all && session.tokenId === null) {
-    throw new CliError("usage_invalid_flag", "--all cannot tell which session is this one when the token comes from DIFY_TOKEN", { hint: "revoke sessions one at a time by id" });
+  // The spinner shows while the server is slow; the first line written (a prompt, a result) ends it.
+  const progress = startProgress(ctx, all ? "Loading sessions…" : "Revoking…");
+  try {
+    const { session, http } = await openApi(ctx, "any", "auth devices revoke");
+    if (all && session.tokenId === null) {
+      throw new CliError("usage_invalid_flag", "--all cannot tell which session is this one when the token comes from DIFY_TOKEN", { hint: "revoke sessions one at a time by id" });
+    }
+    const listed = await fetchAllSessions(http).catch((e) => { throw explainSsoRefusal(e); });
+    await warnTruncated(ctx, listed);
+    return await (all ? revokeAll(ctx, http, session, listed.sessions, o.yes) : revokeTarget(ctx, http, session, listed.sessions, target!));
+  } finally {
+    progress.done();
   }
-  const listed = await fetchAllSessions(http).catch((e) => { throw explainSsoRefusal(e); });
-  await warnTruncated(ctx, listed);
-  return all ? revokeAll(ctx, http, session, listed.sessions, o.yes) : revokeTarget(ctx, http, session, listed.sessions, target!);
 }
 
 async function revokeTarget(ctx: Ctx, http: HttpClient, session: Session, sessions: DeviceSession[], target: string): Promise<number> {
@@ -60,7 +69,7 @@ async function revokeAll(ctx: Ctx, http: HttpClient, session: Session, sessions:
     try {
       await revokeOne(http, s);
       done.push({ id: s.id, device_label: s.device_label, current: false });
-      if (!ctx.json) await ctx.out(`Revoked: ${safeLabel(s.device_label)}\n`);
+      if (!ctx.json) await ok(ctx, `Revoked: ${safeLabel(s.device_label)}`);
     } catch (e) {
       // Gone already (revoked elsewhere meanwhile): the goal is met, keep going.
       if (e instanceof CliError && e.httpStatus === 404) {
@@ -105,6 +114,6 @@ async function report(ctx: Ctx, revoked: Revoked[], session: Session): Promise<v
     return;
   }
   for (const r of revoked) {
-    await ctx.out(`Revoked: ${safeLabel(r.device_label)}${r.current ? ` (this device); logged out of ${session.hostRef.host}` : ""}\n`);
+    await ok(ctx, `Revoked: ${safeLabel(r.device_label)}${r.current ? ` (this device); logged out of ${sanitize(session.hostRef.host, { oneLine: true })}` : ""}`);
   }
 }
