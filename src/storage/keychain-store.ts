@@ -1,12 +1,22 @@
 import { CliError } from "../cli/errors.ts";
 import type { StoredCredential, TokenStore } from "./token-store.ts";
+import { type Mark, mark, record, timingOn } from "./keychain-timing.ts";
+// Static: this module is itself loaded only for keychain sessions, and a second dynamic import
+// would cost a module round (~1 ms) on every keychain read.
+import { lookupSecret } from "./keychain-secret-service.ts";
+
+mark("keychain: module loaded");
 
 export const KEYCHAIN_SERVICE = "difyctl";
 export const PROBE_ACCOUNT_PREFIX = "difyctl-probe:";
 
 /** Main thread ⇄ src/storage/keychain-worker.ts. */
-export interface KeyringRequest { id: number; op: "get" | "set" | "delete"; service: string; account: string; value?: string }
-export interface KeyringResponse { id: number; ok: boolean; value?: string | null; stage?: "load" | "op"; message?: string }
+export interface KeyringRequest { id: number; op: "get" | "set" | "delete"; service: string; account: string; value?: string; timing?: boolean }
+export interface KeyringResponse {
+  id: number; ok: boolean; value?: string | null; stage?: "load" | "op"; message?: string; marks?: Mark[];
+  /** The worker removed a damaged copy of the addon: a fresh worker can load a new one. */
+  retry?: boolean;
+}
 
 /**
  * absent: nothing to talk to (no session bus, no Secret Service provider, no prebuilt addon for
@@ -90,22 +100,37 @@ function workerEntryUrl(): string {
 export class WorkerKeyring implements KeyringOps {
   private worker: Worker | null = null;
   private seq = 0;
-  private readonly pending = new Map<number, { resolve: (v: string | null) => void; reject: (e: unknown) => void; timer: Timer }>();
+  private readonly pending = new Map<number, { resolve: (v: string | null) => void; reject: (e: unknown) => void; timer: Timer; req: KeyringRequest }>();
+  /** A worker is restarted at most once (after it removed a damaged addon copy). */
+  private restarted = false;
   /** Once a call timed out the worker may be wedged for good: later calls fail at once. */
   private dead: KeyringFailure | null = null;
 
   /** `workerUrl` is for tests (a worker that never answers); the default is the real one. */
-  constructor(private readonly timeoutMs: number, private readonly workerUrl?: string) {}
+  constructor(readonly timeoutMs: number, private readonly workerUrl?: string) {}
 
   private start(): Worker {
     if (this.worker) return this.worker;
+    mark("keychain: worker requested");
     const w = new Worker(this.workerUrl ?? workerEntryUrl());
     // The pending call's timer keeps the process alive; an idle (or wedged) worker must not.
     (w as Worker & { unref?: () => void }).unref?.();
     w.onmessage = (ev: MessageEvent<KeyringResponse>) => {
       const r = ev.data;
+      if (r.marks) record(r.marks);
+      mark("keychain: answer received");
       const p = this.pending.get(r.id);
       if (!p) return;
+      if (!r.ok && r.retry && !this.restarted) {
+        // The failed import stays failed in that worker: a new one extracts and loads afresh.
+        this.restarted = true;
+        mark("keychain: damaged addon copy removed");
+        w.terminate();
+        this.worker = null;
+        const fresh = this.start();
+        for (const q of this.pending.values()) fresh.postMessage(q.req);
+        return;
+      }
       this.pending.delete(r.id);
       clearTimeout(p.timer);
       if (r.ok) p.resolve(r.value ?? null);
@@ -129,8 +154,9 @@ export class WorkerKeyring implements KeyringOps {
     this.pending.clear();
   }
 
-  private call(op: KeyringRequest["op"], account: string, value?: string): Promise<string | null> {
+  private call(op: KeyringRequest["op"], account: string, value?: string, timeoutMs = this.timeoutMs): Promise<string | null> {
     if (this.dead) return Promise.reject(this.dead);
+    if (timeoutMs <= 0) return Promise.reject(timeoutFailure(this.timeoutMs));
     let w: Worker;
     try { w = this.start(); } catch (e) {
       return Promise.reject(new KeyringFailure("load", shortReason(String((e as Error)?.message ?? e))));
@@ -138,25 +164,91 @@ export class WorkerKeyring implements KeyringOps {
     const id = ++this.seq;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new KeyringFailure("timeout", `no answer within ${this.timeoutMs / 1000} s`));
-      }, this.timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      w.postMessage({ id, op, service: KEYCHAIN_SERVICE, account, value } satisfies KeyringRequest);
+        this.fail(timeoutFailure(this.timeoutMs));
+      }, timeoutMs);
+      const req: KeyringRequest = { id, op, service: KEYCHAIN_SERVICE, account, value, timing: timingOn || undefined };
+      this.pending.set(id, { resolve, reject, timer, req });
+      w.postMessage(req);
     });
   }
 
-  async get(account: string): Promise<string | null> { return this.call("get", account); }
+  /** `timeoutMs`: what is left of a bound another path already started spending. */
+  async get(account: string, timeoutMs?: number): Promise<string | null> { return this.call("get", account, undefined, timeoutMs); }
   async set(account: string, value: string): Promise<void> { await this.call("set", account, value); }
   async delete(account: string): Promise<boolean> { return (await this.call("delete", account)) === "deleted"; }
 }
 
+function timeoutFailure(ms: number): KeyringFailure {
+  return new KeyringFailure("timeout", `no answer within ${ms / 1000} s`);
+}
+
+/**
+ * How long the library lets one D-Bus call go unanswered (libdbus's reply timeout, measured at
+ * 2.0 s). A direct read waits as long for the Secret Service before handing over to the library.
+ */
+const LIBRARY_REPLY_TIMEOUT_MS = 2_000;
+
+type Lookup = typeof lookupSecret;
+
+/**
+ * Linux: a read goes straight to the Secret Service over the session bus (no worker, no addon,
+ * plain session; src/storage/keychain-secret-service.ts) and is bounded like any keychain call.
+ * What that read cannot answer with certainty — a locked item, an unreachable bus, several
+ * matches — and every write go to the worker, which behaves exactly as before.
+ */
+export class SecretServiceKeyring implements KeyringOps {
+  private worker: WorkerKeyring | null = null;
+
+  /**
+   * `timeoutMs` bounds a direct read: no unlock prompt can be waiting on it, so it needs no extra
+   * time at a terminal. `makeWorker` builds the fallback on first use (it decides its own bound).
+   */
+  constructor(
+    private readonly address: string | undefined,
+    private readonly timeoutMs: number,
+    private readonly makeWorker: () => WorkerKeyring,
+    private readonly lookup: Lookup = lookupSecret,
+    private readonly uid = process.getuid?.() ?? 0,
+  ) {}
+
+  private fallback(): WorkerKeyring {
+    return (this.worker ??= this.makeWorker());
+  }
+
+  async get(account: string): Promise<string | null> {
+    const t0 = performance.now();
+    const r = await this.lookup(this.address, KEYCHAIN_SERVICE, account, {
+      timeoutMs: this.timeoutMs, serviceSilenceMs: Math.min(LIBRARY_REPLY_TIMEOUT_MS, this.timeoutMs), uid: this.uid,
+    });
+    if (r.kind === "value") return r.value;
+    if (r.kind === "none") return null;
+    if (r.kind === "timeout") throw timeoutFailure(this.timeoutMs);
+    mark(`keychain: direct read deferred (${r.reason})`);
+    // The fallback spends what is left of its own bound (longer at a terminal, where an unlock
+    // prompt may now be shown), never a second full one.
+    const w = this.fallback();
+    return w.get(account, w.timeoutMs - (performance.now() - t0));
+  }
+  async set(account: string, value: string): Promise<void> { return this.fallback().set(account, value); }
+  async delete(account: string): Promise<boolean> { return this.fallback().delete(account); }
+}
+
 let shared: KeyringOps | null = null;
 
-/** One worker per process, shared by the login probe and the token store. */
+/**
+ * One keychain per process, shared by the login probe and the token store. DIFY_KEYRING_DIRECT=0
+ * sends reads through the library too (a provider that mishandles the direct read).
+ */
 export function defaultKeyring(): KeyringOps {
   if (!shared) {
-    const { isatty } = require("node:tty") as typeof import("node:tty");
-    shared = new WorkerKeyring(keyringTimeoutMs(process.env as Record<string, string | undefined>, isatty(0) && isatty(2)));
+    const env = process.env as Record<string, string | undefined>;
+    const worker = () => {
+      const { isatty } = require("node:tty") as typeof import("node:tty");
+      return new WorkerKeyring(keyringTimeoutMs(env, isatty(0) && isatty(2)));
+    };
+    shared = process.platform === "linux" && env.DIFY_KEYRING_DIRECT !== "0"
+      ? new SecretServiceKeyring(env.DBUS_SESSION_BUS_ADDRESS, keyringTimeoutMs(env, false), worker)
+      : worker();
   }
   return shared;
 }
@@ -176,6 +268,22 @@ export function describeFailure(f: KeyringFailure): string {
 
 export const TMPDIR_ADVICE = "if $TMPDIR is mounted noexec, set TMPDIR to a directory that allows executables (e.g. TMPDIR=$HOME/.cache)";
 
+/**
+ * What to do when the keychain library cannot load. Unix: the addon is unpacked into $TMPDIR, and
+ * a noexec mount is the usual cause. Windows has no noexec: the addon imports VCRUNTIME140.dll, so
+ * a machine without the Visual C++ 2015+ runtime cannot load it — unless the loader said access was
+ * denied, which is security software or an application-control policy refusing DLLs in %TEMP%.
+ * Windows reports these in the user's language: only the English words are recognised.
+ */
+export function loadAdvice(reason: string, platform: string = process.platform, arch: string = process.arch): string {
+  if (platform !== "win32") return TMPDIR_ADVICE;
+  if (/access is denied|blocked|policy/i.test(reason)) {
+    return "security software or an application-control policy may be blocking DLLs in %TEMP%: allow difyctl, or set TEMP and TMP to another folder";
+  }
+  const a = arch === "arm64" ? "arm64" : arch === "ia32" ? "x86" : "x64";
+  return `install the Microsoft Visual C++ 2015+ Redistributable (${a}), which provides the VCRUNTIME140.dll the keychain library needs (winget install Microsoft.VCRedist.2015+.${a})`;
+}
+
 /** What to do about a failure, when the token must be in the keychain. */
 export function failureHint(f: KeyringFailure, fallback: string): string {
   switch (f.kind) {
@@ -184,7 +292,7 @@ export function failureHint(f: KeyringFailure, fallback: string): string {
       : `run where the OS keychain is available; ${fallback}`;
     case "locked": return `unlock the OS keychain (the login keyring / macOS Keychain) and retry; ${fallback}`;
     case "timeout": return `answer any keychain prompt, check the Secret Service is responsive, or raise DIFY_KEYRING_TIMEOUT (seconds); ${fallback}`;
-    case "load": return `${TMPDIR_ADVICE}; ${fallback}`;
+    case "load": return `${loadAdvice(f.reason)}; ${fallback}`;
     default: return `retry; ${fallback}`;
   }
 }
@@ -219,7 +327,7 @@ function parseBlob(raw: string): StoredCredential | null {
 }
 
 /**
- * Keychain backend: service `difyctl`, account `<host>`, value the seed-003 JSON blob. One entry
+ * Keychain backend: service `difyctl`, account `<host>`, value the credential's JSON blob. One entry
  * per host, so `put` replaces that host's token before hosts.yml commits. To keep a crash between
  * the two from losing the old session, `put` carries the replaced credential along as `previous`
  * until `prune` (after the commit) drops it: hosts.yml still naming the old token_id then finds it.
@@ -235,7 +343,7 @@ export class KeychainTokenStore implements TokenStore {
     try { raw = await this.ops.get(host); } catch (e) { throw keyringCliError(e, `read the token for ${host} from the OS keychain`); }
     if (raw === null) return null;
     const blob = parseBlob(raw);
-    // Seed 003: hosts.yml is authoritative; a blob for another token is not this session's.
+    // hosts.yml is authoritative; a blob for another token is not this session's.
     if (blob && blob.token_id === tokenId) return blob;
     const previous = parsePrevious(raw);
     return previous && previous.token_id === tokenId ? previous : null;

@@ -1,6 +1,6 @@
 import { CliError } from "../cli/errors.ts";
 import type { TokenStorage } from "./hosts-file.ts";
-import { describeFailure, failureHint, TMPDIR_ADVICE } from "./keychain-store.ts";
+import { describeFailure, failureHint, loadAdvice } from "./keychain-store.ts";
 import type { ProbeOutcome } from "./keychain-probe.ts";
 
 type Env = Record<string, string | undefined>;
@@ -27,8 +27,8 @@ export function storagePolicy(env: Env, noKeyring: boolean): StoragePolicy {
 export interface StorageChoice { kind: TokenStorage; notices: string[] }
 
 /**
- * The probe's outcome under the policy. Seed 002: no service → file, silently but for seed 003's
- * `info:` line; a service that fails → file plus a warning; keychain required → exit 4 (before
+ * The probe's outcome under the policy. No service → file, silently but for one `info:` line;
+ * a service that fails → file plus a warning; keychain required → exit 4 (before
  * the device flow starts, so no code is shown for a login that cannot be saved).
  */
 export function decideStorage(policy: Exclude<StoragePolicy, "file">, outcome: ProbeOutcome, tokensPath: string): StorageChoice {
@@ -41,7 +41,7 @@ export function decideStorage(policy: Exclude<StoragePolicy, "file">, outcome: P
     });
   }
   if (f.kind === "absent") return { kind: "file", notices: [`info: OS keychain unavailable; token will be stored in ${tokensPath} (0600).`] };
-  const advice = f.kind === "load" ? ` To use the keychain, ${TMPDIR_ADVICE}.`
+  const advice = f.kind === "load" ? ` To use the keychain, ${loadAdvice(f.reason)}.`
     : f.kind === "locked" ? " To use it, unlock it and log in again." : "";
   return { kind: "file", notices: [`warning: ${describeFailure(f)}; token will be stored in ${tokensPath} (0600).${advice}`] };
 }
