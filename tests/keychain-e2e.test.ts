@@ -4,10 +4,11 @@
 // Without a session bus these tests FAIL, so a broken CI setup is noticed — unless
 // DIFYCTL_TEST_NO_KEYCHAIN=1 says the machine has no keychain on purpose.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { lookupSecret } from "../src/storage/keychain-secret-service.ts";
 import { EMAILS, type FakeServer, startFakeServer } from "./fake/server.ts";
-import { baseEnv, envelope, FAST, login, run, tempDir } from "./helpers.ts";
+import { baseEnv, BIN, envelope, FAST, login, run, tempDir } from "./helpers.ts";
 
 const BUS = process.env.DBUS_SESSION_BUS_ADDRESS;
 const NO_KEYCHAIN = process.env.DIFYCTL_TEST_NO_KEYCHAIN === "1";
@@ -74,7 +75,7 @@ function filesUnder(...dirs: string[]): string[] {
 }
 
 /** A private D-Bus session with its own unlocked gnome-keyring, so it can be locked or frozen. */
-function privateKeyring(): { address: string; env: Record<string, string>; lock(): void; freeze(): void; thaw(): void; close(): void } {
+function privateKeyring(): { address: string; env: Record<string, string>; lock(): void; freeze(): void; thaw(): void; close(): void; servicePid(): number } {
   const home = tempDir("difyctl-kr-home-");
   const rt = tempDir("difyctl-kr-run-");
   chmodSync(rt, 0o700);
@@ -102,6 +103,14 @@ function privateKeyring(): { address: string; env: Record<string, string>; lock(
     },
     freeze() { process.kill(pid, "SIGSTOP"); },
     thaw() { process.kill(pid, "SIGCONT"); },
+    /** The pid of the process that owns org.freedesktop.secrets on this bus (gnome-keyring). */
+    servicePid() {
+      const r = Bun.spawnSync(["dbus-send", "--session", "--dest=org.freedesktop.DBus", "--print-reply", "/org/freedesktop/DBus",
+        "org.freedesktop.DBus.GetConnectionUnixProcessID", "string:org.freedesktop.secrets"], { env, stdout: "pipe", stderr: "pipe" });
+      const m = r.stdout.toString().match(/uint32 (\d+)/);
+      if (!m) throw new Error(`no Secret Service pid: ${r.stderr.toString()}`);
+      return Number(m[1]);
+    },
   };
 }
 
@@ -269,7 +278,7 @@ describe("keychain mode: switching and 401 leave nothing behind", () => {
 });
 
 describe("fallback and policy", () => {
-  test("no session bus: silent fallback to tokens.yml with exactly seed 003's info line, trade-off note once", async () => {
+  test("no session bus: silent fallback to tokens.yml with exactly the documented info line, trade-off note once", async () => {
     const s = await server();
     const dir = join(tempDir(), "cfg");
     const r = await login(s.url, dir);
@@ -349,16 +358,32 @@ describe("fallback and policy", () => {
       expect((await run(args, { env: baseEnv(dir, withBus({ TMPDIR: tmp })) })).code).toBe(0);
     }
     expect(nodeFiles()).toEqual([]);
-    // The control: a keychain-mode read does extract it there.
+    // The control: a keychain-mode read through the library does extract it there.
     const kdir = join(tempDir(), "cfg");
     expect((await login(s.url, kdir, [], withBus())).code).toBe(0);
-    expect((await run(["auth", "status"], { env: baseEnv(kdir, withBus({ TMPDIR: tmp })) })).code).toBe(0);
+    expect((await run(["auth", "status"], { env: baseEnv(kdir, withBus({ TMPDIR: tmp, DIFY_KEYRING_DIRECT: "0" })) })).code).toBe(0);
     expect(nodeFiles().length).toBe(1);
     expect((await run(["auth", "logout"], { env: baseEnv(kdir, withBus()) })).code).toBe(0);
   }, SLOW);
+
+  kc("keychain-mode reads go straight to the Secret Service on Linux: no worker, no addon", async () => {
+    if (process.platform !== "linux") return;
+    const s = await server();
+    const dir = join(tempDir(), "cfg");
+    expect((await login(s.url, dir, [], withBus())).code).toBe(0);
+    const tmp = tempDir("difyctl-direct-");
+    for (const args of [["auth", "status"], ["auth", "whoami"], ["auth", "devices", "list", "--json"]]) {
+      const r = await run(args, { env: baseEnv(dir, withBus({ TMPDIR: tmp, DIFY_DEBUG_TIMING: "1" })) });
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain("timing: secret service: secret read");
+      expect(r.stderr).not.toContain("worker");
+    }
+    expect(readdirSync(tmp).filter((f) => f.endsWith(".node"))).toEqual([]);
+    expect((await run(["auth", "logout"], { env: baseEnv(dir, withBus()) })).code).toBe(0);
+  }, SLOW);
 });
 
-describe("seed 000: a file-mode config directory is portable", () => {
+describe("a file-mode config directory is portable", () => {
   kc("logged in without the keychain, copied to another HOME, used through DIFY_CONFIG_DIR", async () => {
     const s = await server();
     const dir = join(tempDir(), "cfg");
@@ -472,5 +497,154 @@ describe("a keychain that is locked, hung or frozen", () => {
     expect(r.stderr).toContain("warning: the OS keychain did not answer");
     expect(field(hostsYml(dir), "token_storage")).toBe("file");
     expect(took).toBeLessThan(8000);
+  }, SLOW);
+
+  ktool("Ctrl-C ends a read stuck on a frozen bus at once (the main thread is never blocked)", async () => {
+    const k = privateKeyring();
+    try {
+      const s = await server();
+      const dir = join(tempDir(), "cfg");
+      const env = { DBUS_SESSION_BUS_ADDRESS: k.address, DIFY_KEYRING_TIMEOUT: "30" };
+      expect((await login(s.url, dir, [], env)).code).toBe(0);
+      k.freeze();
+      for (const direct of ["1", "0"]) {
+        const proc = Bun.spawn([BIN, "auth", "status", "--json"], { env: baseEnv(dir, { ...env, DIFY_KEYRING_DIRECT: direct }), stdout: "pipe", stderr: "pipe" });
+        await Bun.sleep(700); // the read is under way: connected and waiting on the frozen bus
+        const t0 = performance.now();
+        proc.kill("SIGINT");
+        await proc.exited;
+        const took = performance.now() - t0;
+        expect([direct, proc.exitCode === 130 || proc.signalCode === "SIGINT"]).toEqual([direct, true]);
+        expect(took).toBeLessThan(1000);
+      }
+    } finally {
+      k.thaw();
+      k.close();
+    }
+  }, SLOW);
+
+  ktool("a hung Secret Service behind a live bus: the direct read hands over, and the whole read stays within DIFY_KEYRING_TIMEOUT", async () => {
+    const k = privateKeyring();
+    let stopped = 0;
+    try {
+      const s = await server();
+      const dir = join(tempDir(), "cfg");
+      const env = { DBUS_SESSION_BUS_ADDRESS: k.address, DIFY_KEYRING_TIMEOUT: "3" };
+      expect((await login(s.url, dir, [], env)).code).toBe(0);
+      stopped = k.servicePid();
+      process.kill(stopped, "SIGSTOP");
+      const t0 = performance.now();
+      const r = await run(["auth", "status", "--json"], { env: baseEnv(dir, { ...env, DIFY_DEBUG_TIMING: "1" }), timeoutMs: 20_000 });
+      const took = performance.now() - t0;
+      process.kill(stopped, "SIGCONT");
+      stopped = 0;
+      expect(r.code).toBe(4);
+      expect(envelope(r.stderr).code).toBe("keyring_unavailable");
+      expect(envelope(r.stderr).message).toContain("did not answer");
+      expect(r.stderr).toContain("direct read deferred"); // the library was given the rest of the bound
+      expect(took).toBeGreaterThan(1500);
+      expect(took).toBeLessThan(6000);
+      const ok = await run(["auth", "status", "--json"], { env: baseEnv(dir, env) });
+      expect(JSON.parse(ok.stdout)).toMatchObject({ logged_in: true, storage: "keychain" });
+    } finally {
+      if (stopped) process.kill(stopped, "SIGCONT");
+      k.close();
+    }
+  }, SLOW);
+
+  ktool("the direct read of a locked item leaves it to the library (which reports it locked)", async () => {
+    const k = privateKeyring();
+    try {
+      const s = await server();
+      const dir = join(tempDir(), "cfg");
+      expect((await login(s.url, dir, [], { DBUS_SESSION_BUS_ADDRESS: k.address })).code).toBe(0);
+      const opts = { timeoutMs: 5000, serviceSilenceMs: 2000, uid: process.getuid?.() ?? 0 };
+      const before = await lookupSecret(k.address, "difyctl", hostOf(s), opts);
+      expect(before.kind === "value" && JSON.parse(before.value).token_id).toBe(field(hostsYml(dir), "token_id")!);
+      k.lock();
+      expect(await lookupSecret(k.address, "difyctl", hostOf(s), opts)).toMatchObject({ kind: "defer", reason: "the item is locked" });
+    } finally {
+      k.close();
+    }
+  }, SLOW);
+});
+
+describe("the direct read agrees with the library (real gnome-keyring)", () => {
+  const opts = { timeoutMs: 5000, serviceSilenceMs: 2000, uid: process.getuid?.() ?? 0 };
+
+  kc("values written through the library read back identically; a missing entry is none", async () => {
+    const account = `direct-${process.pid}.example`;
+    const e = entry(account);
+    try {
+      for (const v of ['{"bearer":"dfoa_x","token_id":"t"}', "ünïcode ✓ 例え", "x".repeat(4096)]) {
+        e.setPassword(v);
+        expect(await lookupSecret(BUS, "difyctl", account, opts)).toEqual({ kind: "value", value: v });
+        expect(e.getPassword()).toBe(v);
+      }
+      e.deletePassword();
+      expect(await lookupSecret(BUS, "difyctl", account, opts)).toEqual({ kind: "none" });
+      expect(e.getPassword()).toBeNull();
+    } finally {
+      try { e.deletePassword(); } catch { /* gone */ }
+    }
+  });
+
+  kc("two items matching one account (another app's): both paths give the library's answer", async () => {
+    const s = await server();
+    const dir = join(tempDir(), "cfg");
+    expect((await login(s.url, dir, [], withBus())).code).toBe(0);
+    const host = hostOf(s);
+    const extra = Bun.spawnSync(["secret-tool", "store", "--label=other", "service", "difyctl", "username", host, "origin", "another-app"], { stdin: Buffer.from("not ours"), stdout: "pipe", stderr: "pipe" });
+    expect(extra.exitCode).toBe(0);
+    try {
+      expect(await lookupSecret(BUS, "difyctl", host, opts)).toMatchObject({ kind: "defer", reason: "several matching items" });
+      const direct = await run(["auth", "status", "--json"], { env: baseEnv(dir, withBus()) });
+      const library = await run(["auth", "status", "--json"], { env: baseEnv(dir, withBus({ DIFY_KEYRING_DIRECT: "0" })) });
+      expect([direct.code, envelope(direct.stderr).code]).toEqual([4, "keyring_unavailable"]);
+      expect([library.code, envelope(library.stderr)]).toEqual([direct.code, envelope(direct.stderr)]);
+    } finally {
+      Bun.spawnSync(["secret-tool", "clear", "origin", "another-app"]);
+      await run(["auth", "logout"], { env: baseEnv(dir, withBus()) });
+    }
+  }, SLOW);
+});
+
+describe("Bun's cached copy of the addon", () => {
+  const elf = (p: string) => readFileSync(p).subarray(0, 4).toString("latin1") === "\x7fELF";
+
+  kc("a damaged copy of our own is removed and extracted again; the command still works", async () => {
+    const s = await server();
+    const dir = join(tempDir(), "cfg");
+    const tmp = tempDir("difyctl-addoncache-");
+    expect((await login(s.url, dir, [], withBus({ TMPDIR: tmp }))).code).toBe(0);
+    const [name] = readdirSync(tmp).filter((f) => f.endsWith(".node"));
+    expect(name).toMatch(/^\.bun-\d+-[0-9a-f]+\.node$/);
+    const copy = join(tmp, name);
+    writeFileSync(copy, new Uint8Array(statSync(copy).size)); // same size, same owner and mode: Bun would reuse it
+    expect(elf(copy)).toBe(false);
+    const r = await run(["auth", "status", "--json"], { env: baseEnv(dir, withBus({ TMPDIR: tmp, DIFY_KEYRING_DIRECT: "0" })) });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ logged_in: true, storage: "keychain" });
+    expect(elf(copy)).toBe(true);
+    expect((await run(["auth", "logout"], { env: baseEnv(dir, withBus()) })).code).toBe(0);
+  }, SLOW);
+
+  const asRoot = (process.getuid?.() ?? -1) === 0 ? kc : test.skip;
+  asRoot("a copy planted by another user is not loaded: Bun replaces it with its own", async () => {
+    const s = await server();
+    const dir = join(tempDir(), "cfg");
+    const tmp = tempDir("difyctl-addonplant-");
+    chmodSync(tmp, 0o1777);
+    expect((await login(s.url, dir, [], withBus({ TMPDIR: tmp }))).code).toBe(0);
+    const [name] = readdirSync(tmp).filter((f) => f.endsWith(".node"));
+    const copy = join(tmp, name);
+    writeFileSync(copy, new Uint8Array(statSync(copy).size));
+    chownSync(copy, 65534, 65534);
+    chmodSync(copy, 0o600);
+    const r = await run(["auth", "status", "--json"], { env: baseEnv(dir, withBus({ TMPDIR: tmp, DIFY_KEYRING_DIRECT: "0" })) });
+    expect(r.code).toBe(0);
+    expect(statSync(copy).uid).toBe(0);
+    expect(elf(copy)).toBe(true);
+    expect((await run(["auth", "logout"], { env: baseEnv(dir, withBus()) })).code).toBe(0);
   }, SLOW);
 });
