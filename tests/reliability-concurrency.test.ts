@@ -48,7 +48,7 @@ describe("concurrent readers and writers on one config dir", () => {
     const dir = join(tempDir("difyctl-conc-"), "cfg");
     const env = baseEnv(dir, { DIFY_TOKEN_STORAGE: "file" });
     const anomalies: string[] = [];
-    const fig = { reads: 0, reads_ok: 0, reads_logged_out: 0, writes: 0, logins: 0, uses: 0, logouts: 0, use_races: 0 };
+    const fig = { reads: 0, reads_ok: 0, reads_logged_out: 0, writes: 0, logins: 0, uses: 0, logouts: 0, use_races: 0, login_races: 0 };
     const note = (m: string, r?: SpawnResult) => anomalies.push(`${m}${r ? ` (exit ${r.code}; stdout ${JSON.stringify(r.stdout.slice(0, 160))}; stderr ${JSON.stringify(r.stderr.slice(0, 240))})` : ""}`);
 
     const first = await spawnCli(["auth", "login", "--host", s.url, "--insecure", "--no-browser"], { env, timeoutMs: 20_000 });
@@ -100,7 +100,9 @@ describe("concurrent readers and writers on one config dir", () => {
           s.setOption({ autoApprove: { afterPolls: 1, as } });
           r = await spawnCli(["auth", "login", "--host", s.url, "--insecure", "--no-browser", "--json"], { env, timeoutMs: 30_000 });
           fig.logins++;
-          if (r.code !== 0) note("login failed", r);
+          // Two sign-ins on one config dir: the second is refused, naming the first (documented, exit 1).
+          if (r.code === 1 && /"code":"login_in_progress"/.test(r.stdout + r.stderr)) fig.login_races++;
+          else if (r.code !== 0) note("login failed", r);
         } else if (roll < 0.85 && hasCommand("auth", "use")) {
           const ws = w.pick([...ACCOUNT_WS[EMAILS.gareth]!, ...ACCOUNT_WS[EMAILS.alice]!]);
           r = await spawnCli(["auth", "use", ws, "--json"], { env, timeoutMs: 30_000 });
