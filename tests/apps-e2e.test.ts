@@ -32,8 +32,8 @@ async function during<T>(fn: () => Promise<T>): Promise<[T, FakeServer["requests
 const lines = (stdout: string) => stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
 
 describe("get apps", () => {
-  test("lists the active workspace's API-enabled apps as JSON in a pipe", async () => {
-    const [r, reqs] = await during(() => run(["get", "apps"], { env: acct }));
+  test("lists the active workspace's API-enabled apps as JSON (--json)", async () => {
+    const [r, reqs] = await during(() => run(["get", "apps", "--json"], { env: acct }));
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout);
     const expected = s.apps.filter((x) => x.workspaceId === IDS.workspaces.acme && x.enableApi).map((x) => x.id).sort();
@@ -46,9 +46,9 @@ describe("get apps", () => {
   test("--workspace, --mode and --name are passed to the server", async () => {
     const side = JSON.parse((await run(["get", "apps", "--workspace", IDS.workspaces.side, "--json"], { env: acct })).stdout);
     expect(side.map((x: { name: string }) => x.name).sort()).toEqual(["Helpdesk Flow", "Research Agent"]);
-    const wf = JSON.parse((await run(["get", "apps", "--mode", "workflow"], { env: acct })).stdout);
+    const wf = JSON.parse((await run(["get", "apps", "--mode", "workflow", "--json"], { env: acct })).stdout);
     expect(wf.map((x: { id: string }) => x.id)).toEqual([A.summarizer]);
-    const named = JSON.parse((await run(["get", "apps", "--name", "blog"], { env: acct })).stdout);
+    const named = JSON.parse((await run(["get", "apps", "--name", "blog", "--json"], { env: acct })).stdout);
     expect(named.map((x: { id: string }) => x.id)).toEqual([A.blogWriter]);
   });
 
@@ -56,12 +56,13 @@ describe("get apps", () => {
     const base = app(A.blogWriter);
     for (let i = 0; i < 250; i++) s.apps.push({ ...base, id: `d0000000-0000-4000-8000-${String(i).padStart(12, "0")}`, name: `Bulk ${i}`, updatedAt: 0 });
     try {
-      const [all, reqs] = await during(() => run(["get", "apps", "--limit", "300"], { env: acct }));
+      const [all, reqs] = await during(() => run(["get", "apps", "--limit", "300", "--json"], { env: acct }));
       expect(JSON.parse(all.stdout).length).toBe(257);
       const pages = reqs.filter((q) => q.path === "/openapi/v1/apps");
       expect(pages.map((q) => [q.query.page, q.query.limit])).toEqual([["1", "200"], ["2", "200"]]);
+      // Piped without --json: one tab-separated row per app, and the note on stderr.
       const cut = await run(["get", "apps", "--limit", "210"], { env: acct });
-      expect(JSON.parse(cut.stdout).length).toBe(210);
+      expect(cut.stdout.trimEnd().split("\n").length).toBe(210);
       expect(cut.stderr).toContain("showing the first 210 apps");
     } finally {
       s.apps.splice(s.apps.length - 250, 250);
@@ -80,7 +81,7 @@ describe("get apps", () => {
 
 describe("get app", () => {
   test("describe with info, parameters and input_schema", async () => {
-    const [r, reqs] = await during(() => run(["get", "app", A.blogWriter], { env: acct }));
+    const [r, reqs] = await during(() => run(["get", "app", A.blogWriter, "--json"], { env: acct }));
     expect(r.code).toBe(0);
     const d = JSON.parse(r.stdout);
     expect(d.info).toMatchObject({ id: A.blogWriter, name: "Blog Writer", mode: "completion" });
@@ -284,7 +285,7 @@ describe("Ctrl-C during a run", () => {
 
 describe("external SSO sessions", () => {
   test("get permitted-external-apps lists the permitted apps (no workspace_id sent)", async () => {
-    const [r, reqs] = await during(() => run(["get", "permitted-external-apps"], { env: sso }));
+    const [r, reqs] = await during(() => run(["get", "permitted-external-apps", "--json"], { env: sso }));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).map((x: { id: string }) => x.id).sort()).toEqual(s.ssoSubjects[0].permittedAppIds.slice().sort());
     const q = reqs.find((x) => x.path === "/openapi/v1/permitted-external-apps")!;
@@ -292,7 +293,7 @@ describe("external SSO sessions", () => {
   });
 
   test("get permitted-external-app reads the list; an app not in it is an error", async () => {
-    const r = await run(["get", "permitted-external-app", A.summarizer], { env: sso });
+    const r = await run(["get", "permitted-external-app", A.summarizer, "--json"], { env: sso });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ id: A.summarizer, name: "Text Summarizer", mode: "workflow" });
     const no = await run(["get", "permitted-external-app", A.blogWriter, "--json"], { env: sso });

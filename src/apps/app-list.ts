@@ -4,7 +4,7 @@ import { APP_MODES, DEFAULT_LIST_LIMIT, isAppMode, MAX_LIST_LIMIT } from "./app-
 import type { Ctx } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import type { HttpClient } from "../http/http-client.ts";
-import { cleanCell, renderTable } from "../ui/table.ts";
+import { cleanCell, type Column, renderColumns, tableLayout } from "../ui/table.ts";
 
 export interface ListFlags { limit: number; mode?: string; name?: string }
 
@@ -49,20 +49,30 @@ export function wantsJson(ctx: Ctx): boolean {
   return ctx.json || !ctx.isTTY(1);
 }
 
-export async function listApps(ctx: Ctx, http: HttpClient, path: string, query: Record<string, string | undefined>, f: ListFlags, cmds: Cmds): Promise<void> {
+// On a narrow terminal NAME gives way first, then UPDATED goes, then WORKSPACE; ID and MODE stay.
+const APP_COLUMNS: Column[] = [
+  { header: "ID" },
+  { header: "NAME", max: 40, shrink: true, min: 12 },
+  { header: "MODE" },
+  { header: "UPDATED", drop: 1 },
+  { header: "WORKSPACE", max: 30, shrink: true, min: 10, drop: 2 },
+];
+
+/** Prints the list (JSON, a fitted table on a terminal, tab-separated rows in a pipe) and returns what it listed. */
+export async function listApps(ctx: Ctx, http: HttpClient, path: string, query: Record<string, string | undefined>, f: ListFlags, cmds: Cmds): Promise<{ rows: AppRow[]; truncated: boolean }> {
   const { rows, truncated } = await fetchPages<AppRow>(http, path, { ...query, mode: f.mode, name: f.name }, f.limit, cmds);
-  if (wantsJson(ctx)) {
+  if (ctx.json) {
     await ctx.out(JSON.stringify(rows) + "\n");
   } else if (!rows.length) {
     await ctx.err("No apps found.\n");
   } else {
     const wsNames = new Set(rows.map((r) => r.workspace_name ?? r.workspace_id));
     const showWs = wsNames.size > 1;
-    const headers = ["ID", "NAME", "MODE", "UPDATED", ...(showWs ? ["WORKSPACE"] : [])];
     const body = rows.map((r) => [r.id, r.name, r.mode, shortDate(r.updated_at), ...(showWs ? [r.workspace_name ?? r.workspace_id] : [])]);
-    await ctx.out(renderTable(headers, body, [0, 40, 0, 0, 30]));
+    await ctx.out(renderColumns(showWs ? APP_COLUMNS : APP_COLUMNS.slice(0, 4), body, tableLayout(ctx)));
   }
   if (truncated && !ctx.json) await ctx.err(`note: showing the first ${rows.length} apps; raise --limit (up to ${MAX_LIST_LIMIT}) or narrow with --name/--mode\n`);
+  return { rows, truncated };
 }
 
 /** "2026-01-24T09:30:00Z" → "2026-01-24 09:30" (UTC); anything unparseable is shown cleaned. */

@@ -1,7 +1,7 @@
 // Human views of one app (`get app`, `get permitted-external-app`).
 import { shortDate } from "./app-list.ts";
 import { type InputField, schemaFields } from "./input-schema.ts";
-import { cleanCell, renderTable, truncate } from "../ui/table.ts";
+import { cleanCell, renderTable, type TableLayout, truncate } from "../ui/table.ts";
 import { CHAT_MODES } from "./app-modes.ts";
 
 type Json = Record<string, unknown>;
@@ -27,18 +27,20 @@ function runExample(cmd: string, id: string, mode: string, fields: InputField[])
   return `difyctl ${cmd} ${id}${CHAT_MODES.includes(mode) ? ' "your question"' : ""}${inputs}`;
 }
 
-export function appDetail(d: { info?: Json | null; parameters?: Json | null; input_schema?: Json | null }, id: string): string {
+/** `layout`: a terminal cuts long text to its width; a pipe or a file gets it whole. */
+export function appDetail(d: { info?: Json | null; parameters?: Json | null; input_schema?: Json | null }, id: string, layout?: TableLayout): string {
+  const cut = (s: string, n: number) => (layout && !layout.tty ? s : truncate(s, n));
   const info = d.info ?? {};
   const mode = cleanCell(info.mode);
   const tags = Array.isArray(info.tags) ? info.tags.map((t) => (typeof t === "object" && t ? (t as Json).name : t)).join(", ") : "";
   let out = `${cleanCell(info.name) || id}\n` + pairs([
     ["ID", info.id ?? id], ["Mode", mode], ["Description", info.description], ["Author", info.author],
     ["Tags", tags], ["Updated", shortDate(info.updated_at)],
-    ["Opening", typeof d.parameters?.opening_statement === "string" ? truncate(cleanCell(d.parameters.opening_statement), 100) : ""],
+    ["Opening", typeof d.parameters?.opening_statement === "string" ? cut(cleanCell(d.parameters.opening_statement), 100) : ""],
   ]);
   const fields = schemaFields(d.input_schema);
   out += fields.length
-    ? `\nInputs:\n${renderTable(["NAME", "TYPE", "REQUIRED", "DETAILS"], fields.map((f) => [f.name, f.type, f.required ? "yes" : "no", fieldDetails(f)]), [30, 0, 0, 60])}`
+    ? `\nInputs:\n${renderTable(["NAME", "TYPE", "REQUIRED", "DETAILS"], fields.map((f) => [f.name, f.type, f.required ? "yes" : "no", fieldDetails(f)]), [30, 0, 0, 60], layout && { ...layout, tsv: false })}`
     : "\nInputs: none\n";
   out += `\nRun it:\n  ${runExample("run app", cleanCell(info.id ?? id), mode, fields)}\n`;
   return out;
