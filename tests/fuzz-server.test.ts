@@ -1,4 +1,4 @@
-// Issue 7 §3: a seeded fuzzer that feeds every endpoint the CLI calls (found by running every
+// A seeded fuzzer that feeds every endpoint the CLI calls (found by running every
 // command in the command table once and recording its requests) malformed JSON, wrong types,
 // bodies over the 16 MiB cap, truncated bodies, wrong content types, dripped bytes, hangs,
 // redirects to another origin, SSE garbage and invalid UTF-8. Every case must end with a
@@ -12,7 +12,7 @@ import { type Command as CommandSpec, COMMANDS, flagsOf } from "../src/cli/comma
 import { serializeHostsFile, serializeTokensFile } from "../src/storage/hosts-file.ts";
 import { EMAILS, type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
 import { baseEnv, tempDir } from "./helpers.ts";
-import { bytes, type CaseState, concat, HostileProxy, httpResponse, type Plan, type ProxiedRequest, type RealResponse, startRecorder } from "./stress/hostile.ts";
+import { bytes, type CaseState, concat, deepJson, HostileProxy, httpResponse, type Plan, type ProxiedRequest, type RealResponse, startRecorder } from "./stress/hostile.ts";
 import { banner, MintLog, outputProblems, pool, readDir, report, type Rng, scale, sessionOf, spawnCli, type SpawnResult, STRESS } from "./stress/lib.ts";
 
 const CASES = Number(process.env.DIFYCTL_FUZZ_CASES ?? scale(250, 4000));
@@ -314,7 +314,7 @@ function pickMutation(rng: Rng, allowHuge: boolean): Mutation {
     };
     case "deep-json": {
       const n = rng.pick([1000, 100_000, 1_000_000]);
-      return { name: `${kind}:${n}`, status, plan: async () => ({ chunks: [httpResponse(status, { "Content-Type": "application/json" }, "[".repeat(n) + "]".repeat(n))] }) };
+      return { name: `${kind}:${n}`, status, plan: async () => ({ chunks: [httpResponse(status, { "Content-Type": "application/json" }, deepJson(n))] }) };
     }
     case "empty": return { name: `${kind}:${status}`, status, plan: async () => ({ chunks: [httpResponse(status, headerFor(rng, rng.pick(CONTENT_TYPES)), "")] }) };
     case "huge": {
@@ -419,4 +419,69 @@ describe("hostile and broken servers", () => {
     }
     expect(failures.map((f) => `${f.name}: ${f.problems.join("; ")}`)).toEqual([]);
   }, STRESS ? 1_800_000 : 120_000);
+});
+
+describe("hostile bodies, bounded", () => {
+  // Each command's list or describe endpoint answers something that is not its shape: a clear
+  // "malformed response" (code unknown, exit 1), quickly; never an empty list or a stack overflow.
+  const BUDGET_MS = 5000;
+  const cases: { cmd: string[]; session: SessionKind; method: string; path: string }[] = [
+    { cmd: ["get", "apps"], session: "account", method: "GET", path: "/openapi/v1/apps" },
+    { cmd: ["get", "app", APP], session: "account", method: "GET", path: `/openapi/v1/apps/${APP}/describe` },
+    { cmd: ["run", "app", APP, "hello"], session: "account", method: "GET", path: `/openapi/v1/apps/${APP}/describe` },
+    { cmd: ["auth", "devices", "list"], session: "account", method: "GET", path: "/openapi/v1/account/sessions" },
+    { cmd: ["get", "permitted-external-apps"], session: "sso", method: "GET", path: "/openapi/v1/permitted-external-apps" },
+    { cmd: ["get", "permitted-external-app", APP], session: "sso", method: "GET", path: "/openapi/v1/permitted-external-apps" },
+  ];
+  const bodies: [string, string][] = [
+    ["a 1,000,000-deep array", deepJson(1_000_000)],
+    ["a 1,000,000-deep object", '{"data":'.repeat(1_000_000) + "[]" + "}".repeat(1_000_000)],
+    ["a bare array", "[]"],
+    ["a bare array of rows", `[{"id":"${APP}","name":"x","mode":"chat"}]`],
+    ["data that is not a list", '{"data":"x","has_more":false}'],
+    ["rows that are not objects", '{"data":[null,1,"x"],"has_more":false}'],
+    ["a number", "42"],
+  ];
+
+  async function attempt(c: (typeof cases)[number], body: string, json: boolean) {
+    const k = newCase(c.session);
+    k.st.rule = {
+      match: (q) => q.method === c.method && q.path.split("?")[0] === c.path, times: 99,
+      plan: async () => ({ chunks: [httpResponse(200, { "Content-Type": "application/json" }, body)] }),
+    };
+    const r = await spawnCli([...c.cmd, ...(json ? ["--json"] : [])], { env: k.env, timeoutMs: BUDGET_MS + 10_000 });
+    return { r, hits: k.st.hits };
+  }
+
+  for (const c of cases) {
+    test(`${c.cmd.join(" ")}: ${c.method} ${c.path.replace(APP, "<id>")} answering anything but its shape is an error`, async () => {
+      for (const [what, body] of bodies) {
+        // The rows-only shapes do not apply to describe (any object of blocks is a description).
+        if (c.path.endsWith("/describe") && (what === "data that is not a list" || what === "rows that are not objects")) continue;
+        for (const json of [true, false]) {
+          const { r, hits } = await attempt(c, body, json);
+          const label = `${c.cmd.join(" ")} ← ${what}${json ? " --json" : ""}`;
+          expect({ label, hits: hits > 0, code: r.code, problems: outputProblems(r, { json }) }).toEqual({ label, hits: true, code: 1, problems: [] });
+          const message = json ? JSON.parse(r.stderr.trim().split("\n").pop()!).error.message : r.stderr;
+          expect({ label, message }).toEqual({ label, message: expect.stringMatching(/malformed response|not in the expected format/) });
+          expect({ label, fast: r.elapsedMs < BUDGET_MS }).toEqual({ label, fast: true });
+          expect(r.stdout).toBe("");
+        }
+      }
+    }, 120_000);
+  }
+
+  test("run app: an event nested 1,000,000 levels deep ends the stream with a malformed response, fast; the partial answer is kept", async () => {
+    const k = newCase("account");
+    const deep = '{"event":"message","answer":'.repeat(1) + '{"a":'.repeat(1_000_000) + "1" + "}".repeat(1_000_000) + "}";
+    k.st.rule = {
+      match: (q) => q.method === "POST" && q.path === `/openapi/v1/apps/${APP}/run`, times: 1,
+      plan: async () => ({ chunks: [httpResponse(200, { "Content-Type": "text/event-stream" }, `data: {"event":"message","answer":"partial"}\n\ndata: ${deep}\n\n`)] }),
+    };
+    const r = await spawnCli(["run", "app", APP, "hello", "--json"], { env: k.env, timeoutMs: BUDGET_MS + 10_000 });
+    expect({ code: r.code, problems: outputProblems(r, { json: true }) }).toEqual({ code: 1, problems: [] });
+    expect(JSON.parse(r.stderr.trim().split("\n").pop()!).error.message).toContain("malformed response");
+    expect(JSON.parse(r.stdout)).toMatchObject({ answer: "partial" });
+    expect(r.elapsedMs).toBeLessThan(BUDGET_MS);
+  }, 60_000);
 });

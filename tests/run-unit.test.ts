@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { appError, checkAppId } from "../src/apps/app-api.ts";
+import { ACCOUNT_CMDS, appError, checkAppId, describeApp, fetchPages } from "../src/apps/app-api.ts";
 import { listFlags, shortDate } from "../src/apps/app-list.ts";
 import { checkRunShape, streamRun, type OutputMode } from "../src/apps/app-run.ts";
 import { appDetail } from "../src/apps/app-view.ts";
@@ -7,6 +7,8 @@ import type { Ctx } from "../src/cli/context.ts";
 import { CliError } from "../src/cli/errors.ts";
 import { checkInputs, inputsError, readInputs, schemaFields } from "../src/apps/input-schema.ts";
 import { RunFold, streamLine, toDifyEvent } from "../src/apps/run-fold.ts";
+import { MAX_JSON_DEPTH, nestedDeeperThan, parseServerJson } from "../src/http/bounded-json.ts";
+import { HttpClient } from "../src/http/http-client.ts";
 import { createSseDecoder } from "../src/http/sse.ts";
 import { cleanCell, cleanText, renderTable } from "../src/ui/table.ts";
 import { createFixtures, IDS, inputSchema, type App } from "./fake/fixtures.ts";
@@ -371,5 +373,56 @@ describe("streamRun output modes", () => {
     });
     expect(await codeOf(streamRun(s.ctx, broken, "json"))).toBe("network_connection");
     expect(JSON.parse(s.out.join(""))).toMatchObject({ status: "incomplete", answer: "Hel" });
+  });
+});
+
+describe("hostile bodies (unit)", () => {
+  const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
+
+  test("nesting is measured outside strings, to the exact limit, and fast on a million levels", () => {
+    expect(nestedDeeperThan(deep(MAX_JSON_DEPTH))).toBe(false);
+    expect(nestedDeeperThan(deep(MAX_JSON_DEPTH + 1))).toBe(true);
+    // Brackets inside strings (with escaped quotes and backslashes) are text, not nesting.
+    const inString = JSON.stringify({ s: "[".repeat(5000) + '\\"{' + "{".repeat(5000), t: '\\' });
+    expect(nestedDeeperThan(inString)).toBe(false);
+    expect(JSON.parse(inString).s.length).toBe(10_003);
+    expect(nestedDeeperThan('{"a":' .repeat(MAX_JSON_DEPTH + 1) + "1" + "}".repeat(MAX_JSON_DEPTH + 1))).toBe(true);
+    const t0 = performance.now();
+    let err: unknown;
+    try { parseServerJson(deep(1_000_000)); } catch (e) { err = e; }
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).message).toBe(`the server sent a malformed response: JSON nested more than ${MAX_JSON_DEPTH} levels deep`);
+    expect(parseServerJson('{"a":[1,{"b":"]]]"}]}')).toEqual({ a: [1, { b: "]]]" }] });
+  });
+
+  test("a run event nested too deep is a malformed response, not a stack overflow later", () => {
+    const data = '{"event":"message","answer":' + '{"a":'.repeat(100_000) + "1" + "}".repeat(100_000) + "}";
+    expect(() => toDifyEvent({ data })).toThrow("malformed response");
+    expect(toDifyEvent({ data: '{"event":"message","answer":"ok"}' })!.data).toEqual({ event: "message", answer: "ok" });
+  });
+
+  /** An HttpClient whose server answers every request with `body` (status 200). */
+  const answering = (body: string) => new HttpClient({
+    baseUrl: "https://dify.example.com",
+    fetch: (async () => new Response(body, { status: 200, headers: { "Content-Type": "application/json" } })) as unknown as typeof fetch,
+  });
+  const failure = async (p: Promise<unknown>) => { try { await p; } catch (e) { return e as CliError; } throw new Error("expected a failure"); };
+
+  test("a list endpoint answering anything but its page envelope is an error, never an empty list", async () => {
+    for (const body of ["[]", '[{"id":"a"}]', "{}", '{"data":"x"}', '{"data":[null]}', '{"data":[[]]}', '{"data":[],"has_more":"yes"}', "42", "null", deep(1_000_000)]) {
+      const e = await failure(fetchPages(answering(body), "/apps", {}, 10, ACCOUNT_CMDS));
+      expect([body.slice(0, 30), e.code, e.exitCode, e.message]).toEqual([body.slice(0, 30), "unknown", 1, expect.stringContaining("malformed response")]);
+    }
+    expect(await fetchPages(answering('{"data":[{"id":"a"}],"has_more":false}'), "/apps", {}, 10, ACCOUNT_CMDS)).toEqual({ rows: [{ id: "a" }], truncated: false });
+    expect(await fetchPages(answering('{"data":[]}'), "/apps", {}, 10, ACCOUNT_CMDS)).toEqual({ rows: [], truncated: false });
+  });
+
+  test("describe answering anything but an object of blocks is an error", async () => {
+    for (const body of ["[]", "42", '{"info":[]}', '{"info":{},"input_schema":"x"}', deep(1_000_000)]) {
+      const e = await failure(describeApp(answering(body), "app-1", ["info"]));
+      expect([body.slice(0, 30), e.code, e.message]).toEqual([body.slice(0, 30), "unknown", expect.stringContaining("malformed response")]);
+    }
+    expect(await describeApp(answering('{"info":{"mode":"chat"}}'), "app-1", ["info"])).toEqual({ info: { mode: "chat" }, parameters: null, input_schema: null });
   });
 });

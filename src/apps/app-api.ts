@@ -1,6 +1,7 @@
-// The app endpoints (contract §2.12–2.15) and what their 4xx answers mean to a user. 401, 429
+// The app endpoints (list, describe, run) and what their 4xx answers mean to a user. 401, 429
 // and 5xx stay with the HTTP client (session clearing, retries).
 import { CliError } from "../cli/errors.ts";
+import { malformedResponse } from "../http/bounded-json.ts";
 import { errorForStatus, type HttpClient, parseErrorBody } from "../http/http-client.ts";
 import { MAX_LIST_LIMIT } from "./app-modes.ts";
 
@@ -82,8 +83,15 @@ export async function describeApp(http: HttpClient, id: string, fields: string[]
     query: { fields: fields.join(",") }, headers: appHeaders(id), acceptStatus: EXPLAINED_4XX,
   });
   if (r.status >= 400) throw appError(r.status, r.body, id);
-  return r.body;
+  const b = r.body as unknown;
+  const block = (v: unknown) => v === undefined || v === null || isObject(v);
+  if (!isObject(b) || !block(b.info) || !block(b.parameters) || !block(b.input_schema)) {
+    throw malformedResponse(`the description of app ${id} is not an object of info, parameters and input_schema`);
+  }
+  return { info: b.info ?? null, parameters: b.parameters ?? null, input_schema: b.input_schema ?? null } as Describe;
 }
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export interface Page<T> { page?: number; limit?: number; total?: number; has_more?: boolean; data?: T[] }
 
@@ -100,10 +108,15 @@ export async function fetchPages<T>(http: HttpClient, path: string, query: Recor
   for (let page = 1; page <= Math.ceil(MAX_LIST_LIMIT / size) + 1; page++) {
     const r = await http.get<Page<T>>(path, { query: { ...query, page, limit: size }, acceptStatus: EXPLAINED_4XX });
     if (r.status >= 400) throw appError(r.status, r.body, "", cmds);
-    const data = Array.isArray(r.body.data) ? r.body.data : [];
+    // Anything but the page envelope is an error: shown as an empty list it would hide the problem.
+    const b = r.body as unknown;
+    if (!isObject(b) || !Array.isArray(b.data) || !b.data.every(isObject) || (b.has_more !== undefined && typeof b.has_more !== "boolean")) {
+      throw malformedResponse(`the answer to GET ${path} is not a page of rows ({"data": [...], "has_more": ...})`);
+    }
+    const data = b.data as T[];
     rows.push(...data);
-    if (rows.length >= limit) return { rows: rows.slice(0, limit), truncated: rows.length > limit || r.body.has_more === true };
-    if (!r.body.has_more || data.length === 0) break;
+    if (rows.length >= limit) return { rows: rows.slice(0, limit), truncated: rows.length > limit || b.has_more === true };
+    if (!b.has_more || data.length === 0) break;
   }
   return { rows, truncated: false };
 }

@@ -1,6 +1,7 @@
 // Dify run events → one result. Knows the event vocabulary of chat, completion, agent, chatflow
 // and workflow apps; knows nothing about HTTP or output.
 import { CliError } from "../cli/errors.ts";
+import { malformedResponse, MAX_JSON_DEPTH, nestedDeeperThan } from "../http/bounded-json.ts";
 import type { SseEvent } from "../http/sse.ts";
 
 export type Json = Record<string, unknown>;
@@ -19,6 +20,7 @@ export interface DifyEvent {
 export function toDifyEvent(e: SseEvent): DifyEvent | null {
   let data: Json | null = null;
   if (e.data.charCodeAt(0) === 123 /* { */) {
+    if (nestedDeeperThan(e.data)) throw malformedResponse(`an event nested more than ${MAX_JSON_DEPTH} levels deep`);
     try {
       const v = JSON.parse(e.data);
       if (typeof v === "object" && v !== null && !Array.isArray(v)) data = v as Json;

@@ -2,6 +2,7 @@ import { userAgent } from "../cli/build-info.ts";
 import { CliError, type ErrorCode } from "../cli/errors.ts";
 import type { SubjectType } from "../storage/hosts-file.ts";
 import { redact } from "../ui/redact.ts";
+import { parseServerJson } from "./bounded-json.ts";
 import { type Env, TLS_DISABLED_WARNING, tlsVerificationDisabled, transportError } from "./transport-error.ts";
 import { commandsFor, SUBJECTS } from "../auth/identity.ts";
 
@@ -37,7 +38,8 @@ export interface ServerError {
 
 export function parseErrorBody(text: string): ServerError {
   let j: unknown;
-  try { j = JSON.parse(text); } catch { return {}; }
+  // A malformed error body says nothing more than its status does.
+  try { j = parseServerJson(text); } catch { return {}; }
   if (typeof j !== "object" || j === null || Array.isArray(j)) return {};
   const o = j as Record<string, unknown>;
   const s = (v: unknown) => (typeof v === "string" ? v : undefined);
@@ -294,9 +296,10 @@ export class HttpClient {
     if (ok || (opts.acceptStatus ?? []).includes(res.status)) {
       if (text.trim() === "") return { status: res.status, headers: res.headers, body: {} as T };
       try {
-        return { status: res.status, headers: res.headers, body: JSON.parse(text) as T };
-      } catch {
+        return { status: res.status, headers: res.headers, body: parseServerJson(text) as T };
+      } catch (e) {
         if (!ok) return { status: res.status, headers: res.headers, body: {} as T };
+        if (e instanceof CliError) throw e;
         throw new CliError("unknown", `the server sent a response that is not JSON (HTTP ${res.status})`, { hint: "check that the host is a Dify server" });
       }
     }

@@ -48,6 +48,9 @@ export const concat = (...parts: Uint8Array[]): Uint8Array => {
 
 const REASONS: Record<number, string> = { 200: "OK", 301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error" };
 
+/** A JSON array nested `n` levels deep: valid JSON that recursive code cannot walk. */
+export const deepJson = (n: number): string => "[".repeat(n) + "]".repeat(n);
+
 /** A complete HTTP/1.1 response with a correct Content-Length unless the headers say otherwise. */
 export function httpResponse(status: number | string, headers: Record<string, string>, body: Uint8Array | string = new Uint8Array()): Uint8Array {
   const b = typeof body === "string" ? bytes(body) : body;
@@ -59,7 +62,16 @@ export function httpResponse(status: number | string, headers: Record<string, st
   return concat(bytes(`${line}\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join("\r\n")}\r\n\r\n`), b);
 }
 
-interface Conn { buf: Uint8Array; busy: boolean; closed: boolean; timers: ReturnType<typeof setTimeout>[] }
+interface Conn {
+  buf: Uint8Array;
+  busy: boolean;
+  closed: boolean;
+  timers: ReturnType<typeof setTimeout>[];
+  /** Bytes the socket did not take yet (a raw socket write is partial under back-pressure). */
+  out: Uint8Array[];
+  /** Runs once `out` has drained (the end of a plan). */
+  afterDrain?: () => void;
+}
 
 export class HostileProxy {
   private server!: Bun.TCPSocketListener<Conn>;
@@ -72,7 +84,8 @@ export class HostileProxy {
       hostname: "127.0.0.1",
       port: 0,
       socket: {
-        open: (s) => { s.data = { buf: new Uint8Array(), busy: false, closed: false, timers: [] }; },
+        open: (s) => { s.data = { buf: new Uint8Array(), busy: false, closed: false, timers: [], out: [] }; },
+        drain: (s) => this.drain(s),
         data: (s, chunk) => {
           s.data.buf = concat(s.data.buf, chunk);
           void this.pump(s);
@@ -153,13 +166,43 @@ export class HostileProxy {
     return { status: res.status, headers: out, body };
   }
 
+  /** Writes what the socket takes now; the rest waits for `drain`, so a large body arrives whole. */
+  private write(s: Socket<Conn>, b: Uint8Array): void {
+    const c = s.data;
+    if (c.closed) return;
+    if (c.out.length) { c.out.push(b); return; }
+    let n: number;
+    try { n = s.write(b); } catch { c.closed = true; return; }
+    if (n < 0) c.closed = true;
+    else if (n < b.length) c.out.push(b.subarray(n));
+  }
+
+  private drain(s: Socket<Conn>): void {
+    const c = s.data;
+    while (c.out.length && !c.closed) {
+      const b = c.out[0]!;
+      let n: number;
+      try { n = s.write(b); } catch { c.closed = true; return; }
+      if (n < 0) { c.closed = true; return; }
+      if (n < b.length) { c.out[0] = b.subarray(n); return; }
+      c.out.shift();
+    }
+    const after = c.afterDrain;
+    c.afterDrain = undefined;
+    after?.();
+  }
+
   private send(s: Socket<Conn>, p: Plan): void {
     const c = s.data;
-    const write = (b: Uint8Array) => { if (!c.closed) try { s.write(b); } catch { c.closed = true; } };
+    const write = (b: Uint8Array) => this.write(s, b);
     const finish = () => {
       if (p.hang) return; // the client times out; close() cleans up
-      if (p.close !== false) { try { s.end(); } catch { /* gone */ } }
-      else { c.busy = false; void this.pump(s); }
+      const done = () => {
+        if (p.close !== false) { try { s.end(); } catch { /* gone */ } }
+        else { c.busy = false; void this.pump(s); }
+      };
+      if (c.out.length) c.afterDrain = done;
+      else done();
     };
     if (!p.delayMs || p.chunks.length <= 1) {
       for (const b of p.chunks) write(b);
