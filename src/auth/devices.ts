@@ -2,8 +2,9 @@
 import { CliError } from "../cli/errors.ts";
 import { relativeTime, shortDate } from "../ui/relative-time.ts";
 import { sanitize } from "../ui/sanitize.ts";
+import { type Column, renderColumns, type TableLayout } from "../ui/table.ts";
 
-/** One row of GET /account/sessions (contract §2.8). */
+/** One row of GET /account/sessions. */
 export interface DeviceSession {
   id: string;
   prefix: string | null;
@@ -49,7 +50,7 @@ export type Resolution =
   | { kind: "ambiguous"; candidates: DeviceSession[] }
   | { kind: "none" };
 
-/** seed 003: exact device_label → id → unique case-insensitive substring of the label. */
+/** Exact device_label → id → unique case-insensitive substring of the label. */
 export function resolveDevice(sessions: DeviceSession[], target: string): Resolution {
   const exact = sessions.filter((s) => s.device_label === target);
   if (exact.length === 1) return { kind: "one", session: exact[0] };
@@ -89,17 +90,30 @@ export function resolutionError(target: string, r: Resolution, all: DeviceSessio
   });
 }
 
-export interface TableOptions { currentId: string | null; now: number }
+export interface TableOptions {
+  currentId: string | null;
+  /** The clock: LAST USED is relative to it ("5m ago"). */
+  now: number;
+  /** A terminal (fitted to its width) or a pipe (tab-separated); default: an unbounded terminal. */
+  layout?: TableLayout;
+}
+
+// DEVICE gives way first on a narrow terminal, then CREATED goes; the id stays whole (revoke takes it).
+const DEVICE_COLUMNS: Column[] = [
+  { header: "DEVICE", shrink: true, min: 12 },
+  { header: "ID" },
+  { header: "CREATED", drop: 1 },
+  { header: "LAST USED" },
+  { header: "CURRENT" },
+];
 
 export function devicesTable(sessions: DeviceSession[], o: TableOptions): string {
   const rows = sessions.map((s) => [
     safeLabel(s.device_label),
+    s.id,
     shortDate(s.created_at),
     relativeTime(s.last_used_at, o.now),
     o.currentId !== null && s.id === o.currentId ? "*" : "",
   ]);
-  const head = ["DEVICE", "CREATED", "LAST USED", "CURRENT"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd();
-  return [line(head), ...rows.map(line)].join("\n") + "\n";
+  return renderColumns(DEVICE_COLUMNS, rows, o.layout ?? { tty: true, width: Infinity });
 }
