@@ -5,7 +5,9 @@ import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { join } from "node:path";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
 import { baseEnv, envelope, FAST, login, run, tempDir, serverPool } from "./helpers.ts";
-import { noexecMount, skewCheck } from "../src/doctor/doctor.ts";
+import { KNOWN_DIFY_VARS, noexecMount, skewCheck } from "../src/doctor/doctor.ts";
+import { storagePolicy } from "../src/storage/storage-policy.ts";
+import { mkdirSync } from "node:fs";
 
 const pool = serverPool();
 const server = pool.start;
@@ -185,6 +187,56 @@ describe("auth doctor", () => {
     expect(byId(report, "pending_login")).toMatchObject({ status: "pass", data: { user_code: userCode } });
     expect(byId(report, "file:login-pending.yml").status).toBe("pass");
     expect(stdout).not.toContain(deviceCode);
+  });
+});
+
+describe("auth doctor applies the rules a sign-in applies", () => {
+  test("storage variables: a value login refuses fails here too, named but never quoted; the conflict login refuses is a failure", async () => {
+    const dir = join(tempDir(), "cfg");
+    const bad = await doctor(baseEnv(dir, { DIFY_TOKEN_STORAGE: "floppy-secret-value" }));
+    expect(bad.code).toBe(1);
+    expect(byId(bad.report, "env")).toMatchObject({ status: "fail", message: expect.stringContaining("DIFY_TOKEN_STORAGE must be auto, keychain or file") });
+    expect(bad.stdout).not.toContain("floppy-secret-value");
+    // Login refuses this pair (usage_invalid_flag); the doctor used to call it the file store.
+    const env = { DIFY_TOKEN_STORAGE: "keychain", DIFY_CREDENTIAL_STORAGE: "file" };
+    expect(() => storagePolicy(env, false)).toThrow("conflicts");
+    const both = await doctor(baseEnv(dir, env));
+    expect(both.code).toBe(1);
+    expect(byId(both.report, "env")).toMatchObject({ status: "fail", message: expect.stringContaining("DIFY_TOKEN_STORAGE=keychain conflicts") });
+    expect(byId(both.report, "storage").status).toBe("fail");
+  });
+
+  test("a config dir others can write fails with the sign-in's own refusal; a lock path that is a directory fails with its removal", async () => {
+    const dir = join(tempDir(), "cfg");
+    mkdirSync(dir, { mode: 0o700 });
+    chmodSync(dir, 0o777);
+    const open = await doctor(baseEnv(dir));
+    expect(open.code).toBe(1);
+    expect(byId(open.report, "config_dir")).toMatchObject({
+      status: "fail", message: `config directory ${dir} (mode 0777) can be written by other users; difyctl does not store credentials there`,
+      hint: expect.stringContaining(`chmod 700 '${dir}'`),
+    });
+    const login = await run(["auth", "login", "--host", "http://127.0.0.1:9", "--insecure", "--no-browser"], { env: baseEnv(dir) });
+    expect(login.stderr).toContain(byId(open.report, "config_dir").message);
+    chmodSync(dir, 0o700);
+    mkdirSync(join(dir, ".difyctl.lock"));
+    const lock = await doctor(baseEnv(dir));
+    expect(byId(lock.report, "file:.difyctl.lock")).toMatchObject({ status: "fail", hint: `if no other difyctl is running, remove it: rm -r '${join(dir, ".difyctl.lock")}'` });
+  });
+
+  test("a dead DBUS_SESSION_BUS_ADDRESS is named as a gone bus, a missing one as normal on servers", async () => {
+    const dir = join(tempDir(), "cfg");
+    const dead = await doctor(baseEnv(dir, { DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" }));
+    expect(byId(dead.report, "keychain")).toMatchObject({ status: "warn", data: { why: "no_dbus" }, hint: expect.stringContaining("points at a bus that is gone") });
+    const none = await doctor(baseEnv(dir));
+    expect(byId(none.report, "keychain").hint).toContain("normal on servers and containers");
+  });
+
+  test("every DIFY_* variable the source reads is known to the doctor (no false typo warning)", () => {
+    const src = Bun.spawnSync(["grep", "-rhoE", "\\bDIFY_[A-Z_]+[A-Z]\\b", join(import.meta.dir, "..", "src")]).stdout.toString();
+    const used = [...new Set(src.split("\n").filter(Boolean))].sort();
+    expect(used.length).toBeGreaterThan(8);
+    expect(used.filter((v) => !KNOWN_DIFY_VARS.includes(v))).toEqual([]);
   });
 });
 
