@@ -4,7 +4,7 @@
 // 0600, written atomically: it holds the device code, which is a short-lived credential of its own
 // (whoever polls with it after approval gets the token), so it is never printed.
 import { readFileIfExists, removeFile, writeFileAtomic } from "../storage/atomic-file.ts";
-import type { ConfigStore } from "../storage/config-store.ts";
+import { type ConfigStore, PENDING_FILE } from "../storage/config-store.ts";
 import type { Ctx } from "../cli/context.ts";
 import { completeUrl, pollDeviceToken } from "./device-api.ts";
 import { type Clock, deviceExpiresIn, deviceInterval, deviceStep, pollMarginMs } from "./device-poller.ts";
@@ -18,7 +18,8 @@ import { claimSignIn } from "./login-lock.ts";
 import { keepOutOfCoreDumps } from "./no-dump.ts";
 import { line } from "../ui/sanitize.ts";
 
-export const PENDING_FILE = "login-pending.yml";
+// Named by the config store, which keeps every credential file 0600.
+export { PENDING_FILE };
 /** `auth login --resume`: the sign-in is not approved yet; run it again. Not an error code. */
 export const EXIT_PENDING = 8;
 export const RESUME_COMMAND = "difyctl auth login --resume";
