@@ -1,8 +1,22 @@
 // The one command table. Every command is one entry here plus one module in src/commands/; the
 // parser, help, completion and the fuzz tests all read these entries, so a flag exists once.
 // Command modules load lazily: a command pays start-up only for what it uses.
-import { APP_MODES, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../apps/app-modes.ts";
 import type { Ctx } from "./context.ts";
+
+// ------------------------------------------------------------------ facts about apps
+// The app code reads these through src/apps/app-modes.ts. They are defined here, in the module
+// every start-up loads anyway: defined in a module of their own, shared with the app code, they
+// became a separate chunk of the compiled binary, and loading it measured ~2 ms on `--version`.
+
+/**
+ * Every app mode the server's closed enum knows (`channel` and `rag-pipeline` apps can be listed
+ * and filtered like any other). `--mode` accepts exactly these; help and completion list them.
+ */
+export const APP_MODES = ["chat", "agent-chat", "advanced-chat", "completion", "workflow", "channel", "rag-pipeline"] as const;
+/** Rows a list command shows unless --limit says otherwise. */
+export const DEFAULT_LIST_LIMIT = 200;
+/** Hard ceiling for --limit: about 25 pages, enough for any real workspace, bounded for a bad server. */
+export const MAX_LIST_LIMIT = 5000;
 
 // ------------------------------------------------------------------ option and argument specs
 
@@ -22,7 +36,11 @@ interface OptionBase {
   env?: string;
 }
 export interface BooleanOption extends OptionBase { type: "boolean" }
-export interface StringOption extends OptionBase { type: "string"; placeholder: string; kind?: ValueKind; default?: string }
+export interface StringOption extends OptionBase {
+  type: "string"; placeholder: string; kind?: ValueKind; default?: string;
+  /** May be given several times; the command gets every value, in order. */
+  repeatable?: boolean;
+}
 export interface NumberOption extends OptionBase { type: "number"; placeholder: string; default?: number; min?: number; max?: number }
 export interface EnumOption<V extends string = string> extends OptionBase { type: "enum"; placeholder: string; values: readonly V[]; default?: V }
 export type OptionSpec = BooleanOption | StringOption | NumberOption | EnumOption;
@@ -31,7 +49,7 @@ export type OptionMap = { readonly [key: string]: OptionSpec };
 /** A positional argument: `<name>` when required, `[name]` when not, `[name...]` for the rest. */
 export interface ArgSpec { name: string; required?: boolean; variadic?: boolean; kind?: ValueKind }
 
-type ValueOf<S> = S extends BooleanOption ? boolean : S extends NumberOption ? number : S extends EnumOption<infer V> ? V : string;
+type ValueOf<S> = S extends BooleanOption ? boolean : S extends NumberOption ? number : S extends EnumOption<infer V> ? V : S extends { repeatable: true } ? string[] : string;
 /** Booleans always have a value (their default); other options only when given or defaulted. */
 type AlwaysSet<S> = S extends BooleanOption ? true : S extends { default: unknown } ? true : false;
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -65,7 +83,7 @@ export interface CommandDef<M extends OptionMap> extends CommandInfo<M> {
 }
 
 /** The options object the parser builds: one value per option key. */
-export type ParsedOptions = Record<string, string | number | boolean>;
+export type ParsedOptions = Record<string, string | number | boolean | string[]>;
 
 /** A table entry as the router, help and completion see it. */
 export interface Command extends CommandInfo<OptionMap> {
@@ -83,6 +101,10 @@ export function defineCommand<const M extends OptionMap>(c: CommandDef<M>): Comm
 // ------------------------------------------------------------------ shared options
 
 const JSON_OPTION = { long: "json", type: "boolean", description: "Print JSON", env: "DIFY_OUTPUT=json" } as const satisfies BooleanOption;
+/** Every command that prints JSON takes --jq (it implies --json). */
+const JQ_OPTION = {
+  long: "jq", type: "string", placeholder: "expr", kind: "text", description: "Filter the JSON output with a jq expression (implies --json; strings print raw)",
+} as const satisfies StringOption;
 const WORKSPACE_OPTION = {
   long: "workspace", type: "string", placeholder: "id", kind: "workspace-id", description: "Workspace id (default: the active workspace)",
 } as const satisfies StringOption;
@@ -91,12 +113,38 @@ const LIST_OPTIONS = {
   name: { long: "name", type: "string", placeholder: "text", kind: "text", description: "Only apps whose name contains this text" },
   limit: { long: "limit", type: "number", placeholder: "n", default: DEFAULT_LIST_LIMIT, min: 1, max: MAX_LIST_LIMIT, description: "At most this many apps" },
   json: JSON_OPTION,
+  jq: JQ_OPTION,
 } as const satisfies OptionMap;
 const RUN_OPTIONS = {
   inputs: { long: "inputs", type: "string", placeholder: "json", kind: "inputs", description: "App inputs: a JSON object, @file.json, or - to read stdin" },
   conversation: { long: "conversation", type: "string", placeholder: "id", kind: "conversation-id", description: "Continue this conversation (chat apps)" },
   stream: { long: "stream", type: "boolean", description: "Print every event as one JSON line as it arrives" },
+  file: {
+    long: "file", type: "string", placeholder: "var=@path", kind: "text", repeatable: true,
+    description: "A file input: <var>=@path uploads a local file, <var>=https://… passes a URL; @path alone attaches to a chat (repeatable)",
+  },
+  think: { long: "think", type: "boolean", description: "Show the model's <think> reasoning on stderr (hidden by default)" },
   json: JSON_OPTION,
+  jq: JQ_OPTION,
+} as const satisfies OptionMap;
+const RUN_APP_OPTIONS = {
+  ...RUN_OPTIONS,
+  workspace: { ...WORKSPACE_OPTION, description: "Run it only if the app is in this workspace (the server checks)" },
+} as const satisfies OptionMap;
+const RESUME_OPTIONS = {
+  action: { long: "action", type: "string", placeholder: "id", kind: "text", description: "The form's action to take (its button), e.g. approve" },
+  inputs: { long: "inputs", type: "string", placeholder: "json", kind: "inputs", description: "The form's inputs: a JSON object, @file.json, or - to read stdin (defaults fill the rest)" },
+  file: { long: "file", type: "string", placeholder: "var=@path", kind: "text", repeatable: true, description: "A file input of the form: <var>=@path or <var>=https://… (repeatable)" },
+  run: { long: "run", type: "string", placeholder: "workflow-run-id", kind: "text", description: "The paused run's workflow_run_id (default: remembered when the run paused here)" },
+  stream: { long: "stream", type: "boolean", description: "Print every event as one JSON line as it arrives" },
+  think: { long: "think", type: "boolean", description: "Show the model's <think> reasoning on stderr (hidden by default)" },
+  json: JSON_OPTION,
+  jq: JQ_OPTION,
+} as const satisfies OptionMap;
+const GET_APP_OPTIONS = {
+  workspace: { ...WORKSPACE_OPTION, description: "Show it only if the app is in this workspace" },
+  json: JSON_OPTION,
+  jq: JQ_OPTION,
 } as const satisfies OptionMap;
 const RUN_ARGS: readonly ArgSpec[] = [{ name: "id", required: true, kind: "app-id" }, { name: "query", kind: "query" }];
 const RUN_EXAMPLES = (cmd: string) => [
@@ -104,7 +152,7 @@ const RUN_EXAMPLES = (cmd: string) => [
   `difyctl ${cmd} <workflow-id> --inputs '{"text":"…"}' --json`,
   `difyctl ${cmd} <app-id> --inputs @inputs.json --stream`,
 ];
-const JSON_ONLY = { json: JSON_OPTION } as const satisfies OptionMap;
+const JSON_ONLY = { json: JSON_OPTION, jq: JQ_OPTION } as const satisfies OptionMap;
 
 /** Every command's -h/--help, handled by the router rather than the command. */
 export const HELP_OPTION = { long: "help", short: "h", type: "boolean", description: "Show this help" } as const satisfies BooleanOption;
@@ -128,20 +176,24 @@ const LOGIN_OPTIONS = {
   resume: { long: "resume", type: "boolean", description: "Poll a sign-in started with --no-wait once: exit 0 when done, 8 while still pending" },
   qr: { long: "no-qr", type: "boolean", description: "Do not draw the QR code in the terminal" },
   json: { ...JSON_OPTION, description: "Print JSON: one event per line (code, waiting, slow_down, approved, stored, error), then the result" },
+  jq: JQ_OPTION,
 } as const satisfies OptionMap;
 const STATUS_OPTIONS = {
   verbose: { long: "verbose", short: "v", type: "boolean", description: "Show more detail" },
   verify: { long: "verify", type: "boolean", description: "Also prove the session works with one request to the server (exit 4 if it does not)" },
   json: JSON_OPTION,
+  jq: JQ_OPTION,
 } as const satisfies OptionMap;
 const DOCTOR_OPTIONS = {
   host: { long: "host", type: "string", placeholder: "url", kind: "url", description: "Check this server instead of the signed-in one" },
   json: JSON_OPTION,
+  jq: JQ_OPTION,
 } as const satisfies OptionMap;
 const REVOKE_OPTIONS = {
   all: { long: "all", type: "boolean", description: "Revoke every session except this device's" },
   yes: { long: "yes", type: "boolean", description: "Do not ask for confirmation (required with --all when not in a terminal)" },
   json: JSON_OPTION,
+  jq: JQ_OPTION,
 } as const satisfies OptionMap;
 const GET_APPS_OPTIONS = { workspace: WORKSPACE_OPTION, ...LIST_OPTIONS } as const satisfies OptionMap;
 
@@ -152,7 +204,10 @@ export type AuthDoctorOptions = OptionsOf<typeof DOCTOR_OPTIONS>;
 export type DevicesRevokeOptions = OptionsOf<typeof REVOKE_OPTIONS>;
 export type GetAppsOptions = OptionsOf<typeof GET_APPS_OPTIONS>;
 export type ListAppsOptions = OptionsOf<typeof LIST_OPTIONS>;
-export type RunAppOptions = OptionsOf<typeof RUN_OPTIONS>;
+export type RunAppOptions = OptionsOf<typeof RUN_APP_OPTIONS>;
+export type RunPermittedAppOptions = OptionsOf<typeof RUN_OPTIONS>;
+export type ResumeAppOptions = OptionsOf<typeof RESUME_OPTIONS>;
+export type GetAppOptions = OptionsOf<typeof GET_APP_OPTIONS>;
 export type NoOptions = OptionsOf<{}>;
 
 // ------------------------------------------------------------------ the table
@@ -187,8 +242,9 @@ export const COMMANDS: readonly Command[] = [
   }),
   defineCommand({
     path: ["auth", "use"], section: "sessions", summary: "Switch the active workspace (account sessions)",
-    args: [{ name: "workspace-id", required: true, kind: "workspace-id" }],
-    options: JSON_ONLY, examples: ["difyctl auth use b0000000-0000-4000-8000-000000000002"],
+    args: [{ name: "workspace-id-or-name", kind: "workspace-id" }],
+    options: JSON_ONLY,
+    examples: ["difyctl auth use b0000000-0000-4000-8000-000000000002", 'difyctl auth use "Side Project"', "difyctl auth use        # on a terminal: pick from a list"],
     load: () => import("../commands/auth-use.ts"),
   }),
   defineCommand({
@@ -210,11 +266,27 @@ export const COMMANDS: readonly Command[] = [
   defineCommand({
     path: ["get", "app"], section: "apps", summary: "Show one app: mode, description and input fields",
     args: [{ name: "id", required: true, kind: "app-id" }],
-    options: JSON_ONLY, examples: ["difyctl get app 3f9c0e7a-…"], load: () => import("../commands/get-app.ts"),
+    options: GET_APP_OPTIONS, examples: ["difyctl get app 3f9c0e7a-…"], load: () => import("../commands/get-app.ts"),
   }),
   defineCommand({
     path: ["run", "app"], section: "apps", summary: "Run an app and print its answer or outputs", args: RUN_ARGS,
-    options: RUN_OPTIONS, examples: RUN_EXAMPLES("run app"), load: () => import("../commands/run-app.ts"),
+    options: RUN_APP_OPTIONS, examples: [...RUN_EXAMPLES("run app"), "difyctl run app <workflow-id> --file doc=@report.pdf --file images=@a.png --file images=https://example.com/b.png"],
+    load: () => import("../commands/run-app.ts"),
+  }),
+  defineCommand({
+    path: ["resume", "app"], section: "apps", summary: "Answer a paused run's human-input form and follow the run",
+    args: [{ name: "id", required: true, kind: "app-id" }, { name: "form-token", required: true, kind: "text" }],
+    options: RESUME_OPTIONS,
+    examples: [
+      "difyctl resume app <app-id> <form_token> --action approve",
+      "difyctl resume app <app-id> <form_token> --action approve --inputs '{\"comment\":\"ok\"}' --run <workflow_run_id> --json",
+    ],
+    load: () => import("../commands/resume-app.ts"),
+  }),
+  defineCommand({
+    path: ["get", "workspaces"], section: "apps", summary: "List the workspaces of this account (account sessions)",
+    options: JSON_ONLY, examples: ["difyctl get workspaces", "difyctl get workspaces --jq '.[] | select(.status != \"archive\") | .id'"],
+    load: () => import("../commands/get-workspaces.ts"),
   }),
   defineCommand({
     path: ["get", "permitted-external-apps"], section: "apps", summary: "List the apps your external SSO identity may run",
@@ -260,6 +332,7 @@ export const GROUPS: Record<string, string> = {
   "auth devices": "The sessions signed in to this account on every device",
   "get": "Show apps: the workspace's apps for an account session, the permitted ones for an external SSO identity",
   "run": "Run an app and print its answer, its outputs or its event stream",
+  "resume": "Answer the form a paused run waits on, and follow the run",
 };
 
 export const TOP_EXAMPLES: readonly string[] = [

@@ -27,6 +27,7 @@ export async function run(ctx: Ctx, _args: string[], o: AuthStatusOptions): Prom
       account: s.subjectType === "account" && m.account ? { id: m.account.id, email: m.account.email, name: m.account.name } : null,
       ...(s.subjectType === "external_sso" ? { external_sso: m.external_sso ?? null } : {}),
       workspace: s.subjectType === "account" && ws ? { id: ws.id, name: ws.name, role: ws.role } : null,
+      available_workspaces: s.subjectType === "account" ? (m.available_workspaces ?? []).map((w) => ({ id: w.id, name: w.name, role: w.role })) : [],
       available_workspaces_count: (m.available_workspaces ?? []).length,
       storage,
       ...(verified ? { verified: true, verified_with: verified.endpoint } : {}),
@@ -54,7 +55,7 @@ async function printHuman(ctx: Ctx, s: Session, ws: Workspace | null, verbose: b
     else if (sso) lines.push(`Account: ${m.external_sso?.email} (external SSO, issuer: ${m.external_sso?.issuer})`);
     else lines.push(`Account: ${m.account?.email} (${m.account?.name ? `${m.account.name}, ` : ""}${m.account?.id})`);
     if (!sso && ws) lines.push(`Workspace: ${ws.name || ws.id} (${ws.id}${ws.role ? `, role: ${ws.role}` : ""})`);
-    if (!sso && s.source !== "env") lines.push(`Available: ${(m.available_workspaces ?? []).length} workspaces`);
+    if (!sso && s.source !== "env") lines.push(`Available: ${(m.available_workspaces ?? []).length} workspaces`, ...workspaceLines(m.available_workspaces ?? [], ws?.id));
     lines.push(sso ? SESSION_LINE.external_sso : `${SESSION_LINE.account} (scope: full)`);
     lines.push(`Surface: ${sso ? SURFACE.external_sso : SURFACE.account}`);
     if (sso) lines.push(`Scopes: ${SSO_SCOPES}`);
@@ -66,3 +67,11 @@ async function printHuman(ctx: Ctx, s: Session, ws: Workspace | null, verbose: b
   return 0;
 }
 
+const MAX_WORKSPACE_LINES = 20;
+
+/** One indented line per workspace (already clean): id, name, role, the active one marked. */
+function workspaceLines(list: Workspace[], activeId: string | undefined): string[] {
+  const shown = list.slice(0, MAX_WORKSPACE_LINES).map((w) => `  ${w.id === activeId ? "*" : " "} ${w.id}  ${w.name || "-"}${w.role ? ` (${w.role})` : ""}`);
+  if (list.length > MAX_WORKSPACE_LINES) shown.push(`    and ${list.length - MAX_WORKSPACE_LINES} more (all of them: difyctl auth status --json)`);
+  return shown;
+}
