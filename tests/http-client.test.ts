@@ -40,7 +40,7 @@ const tooMany = (ra?: string): Step => ({
   headers: ra === undefined ? {} : { "Retry-After": ra },
 });
 
-describe("error mapping of each contract error body (unit)", () => {
+describe("error mapping of each server error body shape (unit)", () => {
   test("RFC {error}, ErrorBody, generic v1.0, Flask-Login and v1.0 per-token 429 are all read", () => {
     expect(parseErrorBody('{"error":"slow_down"}')).toMatchObject({ code: "slow_down" });
     expect(parseErrorBody('{"code":"not_found","message":"session not found","status":404}')).toMatchObject({ code: "not_found", message: "session not found" });

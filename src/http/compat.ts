@@ -1,4 +1,4 @@
-// Server version check (seed 003 exit 6 "Server version outside SupportedRange"). The range is
+// Server version check: a server outside the supported range is version_skew (exit 6). The range is
 // defined here and nowhere else. Only passing results are cached (an hour, per host), so an
 // upgraded server is noticed on the next command and a working one costs one GET an hour.
 import { readFileIfExistsAsync, writeFileAtomic } from "../storage/atomic-file.ts";
