@@ -27,7 +27,7 @@ const RATE_LIMIT_MAX_TRIES = 3;
 const RATE_LIMIT_MAX_WAIT_S = 60;
 const GET_RETRY_DELAYS_MS = [500, 1000, 2000];
 
-/** A server error body, whichever of the four shapes of the contract it came in. */
+/** A server error body, in whichever of the four shapes Dify servers send (RFC 8628, ErrorBody, werkzeug, Flask-Login). */
 export interface ServerError {
   code?: string;
   message?: string;
