@@ -6,9 +6,11 @@ import { existsSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "../src/cli/errors.ts";
 import { dropDamagedCopy } from "../src/storage/keychain-addon.ts";
-import { authPreamble, busSocketPath, marshalCall, marshalReply, type Message, messageReader, splitSignature } from "../src/storage/keychain-dbus.ts";
+import { busSocketPath, marshalCall, marshalReply, type Message, messageReader, splitSignature } from "../src/storage/keychain-dbus.ts";
 import { probeKeychain } from "../src/storage/keychain-probe.ts";
-import { type LookupResult, lookupSecret } from "../src/storage/keychain-secret-service.ts";
+import {
+  authBytes, GET_SECRETS_HEADER_HEX, getSecretsBody, HELLO_AND_PLAIN_SESSION_HEX, type LookupResult, lookupSecret, SEARCH_ITEMS_HEADER_HEX, searchItemsBody, withBody,
+} from "../src/storage/keychain-secret-service.ts";
 import {
   classifyKeyringMessage, KeychainTokenStore, KeyringFailure, type KeyringFailureKind, type KeyringOps, keyringTimeoutMs, loadAdvice,
   SecretServiceKeyring, shortReason, TMPDIR_ADVICE, WorkerKeyring,
@@ -340,8 +342,24 @@ describe("D-Bus wire format", () => {
   });
 
   test("EXTERNAL authentication sends the uid's decimal digits hex-encoded, then BEGIN", () => {
-    expect(new TextDecoder().decode(authPreamble(1000))).toBe("\0AUTH EXTERNAL 31303030\r\nBEGIN\r\n");
-    expect(new TextDecoder().decode(authPreamble(0))).toBe("\0AUTH EXTERNAL 30\r\nBEGIN\r\n");
+    expect(new TextDecoder().decode(authBytes(1000))).toBe("\0AUTH EXTERNAL 31303030\r\nBEGIN\r\n");
+    expect(new TextDecoder().decode(authBytes(0))).toBe("\0AUTH EXTERNAL 30\r\nBEGIN\r\n");
+    expect(new TextDecoder().decode(authBytes(4294967294))).toBe("\0AUTH EXTERNAL 34323934393637323934\r\nBEGIN\r\n");
+  });
+
+  test("the calls a read sends, kept as bytes, are exactly what the marshaller makes of them", () => {
+    const ss = { destination: "org.freedesktop.secrets", path: "/org/freedesktop/secrets", iface: "org.freedesktop.Secret.Service" };
+    const hello = marshalCall(1, { destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "Hello" });
+    const open = marshalCall(2, { ...ss, member: "OpenSession", signature: "sv", body: ["plain", { sig: "s", value: "" }] });
+    expect(HELLO_AND_PLAIN_SESSION_HEX).toBe(Buffer.concat([hello, open]).toString("hex"));
+    for (const account of ["dify.example.com", "127.0.0.1:5001", "dify.例え.jp", "", "x".repeat(300)]) {
+      const search = marshalCall(3, { ...ss, member: "SearchItems", signature: "a{ss}", body: [{ service: "difyctl", username: account }] });
+      expect(Buffer.from(withBody(SEARCH_ITEMS_HEADER_HEX, searchItemsBody("difyctl", account))).toString("hex")).toBe(Buffer.from(search).toString("hex"));
+    }
+    for (const [item, session] of [["/org/freedesktop/secrets/collection/login/12", "/org/freedesktop/secrets/session/s7"], ["/a", "/b/ü"]]) {
+      const gets = marshalCall(4, { ...ss, member: "GetSecrets", signature: "aoo", body: [[item], session] });
+      expect(Buffer.from(withBody(GET_SECRETS_HEADER_HEX, getSecretsBody(item, session))).toString("hex")).toBe(Buffer.from(gets).toString("hex"));
+    }
   });
 
   test("a Hello call is laid out as libdbus lays out its own (as captured from the library)", () => {
@@ -444,7 +462,12 @@ function secretService(items: Record<string, Uint8Array>, locked: string[] = [])
       case "Hello": return { sig: "s", body: [":1.7"] };
       case "OpenSession": return { sig: "vo", body: [{ sig: "s", value: "" }, "/org/freedesktop/secrets/session/s3"] };
       case "SearchItems": return { sig: "aoao", body: [Object.keys(items), locked] };
-      case "GetSecret": return { sig: "(oayays)", body: [["/org/freedesktop/secrets/session/s3", new Uint8Array(0), items[m.path!], "text/plain"]] };
+      case "GetSecrets": {
+        const [paths] = m.body as [string[], string];
+        const found: Record<string, unknown> = {};
+        for (const p of paths) if (p in items) found[p] = ["/org/freedesktop/secrets/session/s3", new Uint8Array(0), items[p], "text/plain"];
+        return { sig: "a{o(oayays)}", body: [found] };
+      }
       default: return { sig: "s", body: ["unexpected"], error: "org.freedesktop.DBus.Error.UnknownMethod" };
     }
   };
@@ -461,10 +484,10 @@ describe("the direct Secret Service read", () => {
   test("one unlocked item: its secret, over a plain session, searched by service and username", async () => {
     const b = bus(secretService({ "/org/freedesktop/secrets/collection/login/4": enc('{"token_id":"t-1"}') }));
     expect(await lookupSecret(b.address, "difyctl", "dify.internal", opts)).toEqual({ kind: "value", value: '{"token_id":"t-1"}' });
-    expect(b.calls.map((c) => c.member)).toEqual(["Hello", "OpenSession", "SearchItems", "GetSecret"]);
+    expect(b.calls.map((c) => c.member)).toEqual(["Hello", "OpenSession", "SearchItems", "GetSecrets"]);
     expect(b.calls[1].body).toEqual(["plain", { sig: "s", value: "" }]);
     expect(b.calls[2].body).toEqual([[["service", "difyctl"], ["username", "dify.internal"]]]);
-    expect([b.calls[3].path, b.calls[3].body]).toEqual(["/org/freedesktop/secrets/collection/login/4", ["/org/freedesktop/secrets/session/s3"]]);
+    expect(b.calls[3].body).toEqual([["/org/freedesktop/secrets/collection/login/4"], "/org/freedesktop/secrets/session/s3"]);
   });
 
   test("answers that arrive a byte at a time are reassembled", async () => {
@@ -475,7 +498,7 @@ describe("the direct Secret Service read", () => {
   test("no matching item: none, and no secret is asked for", async () => {
     const b = bus(secretService({}));
     expect(await lookupSecret(b.address, "difyctl", "h", opts)).toEqual({ kind: "none" });
-    expect(b.calls.map((c) => c.member)).not.toContain("GetSecret");
+    expect(b.calls.map((c) => c.member)).not.toContain("GetSecrets");
   });
 
   test("what it cannot be sure of is left to the library: locked, several items, errors, odd answers", async () => {

@@ -1,5 +1,7 @@
 // The small part of the D-Bus wire protocol a Secret Service lookup needs: parse a session bus
-// address, authenticate (EXTERNAL), marshal method calls and unmarshal their replies. Replies come
+// address, marshal method calls and unmarshal their replies. The lookup sends calls kept as bytes
+// (keychain-secret-service.ts); marshalCall is the reference the tests rebuild them from, and
+// marshalReply lets the tests play the bus. Replies come
 // from another process: every read is bounds-checked and anything malformed throws, which callers
 // treat as "cannot answer" (never as "no entry").
 //
@@ -195,15 +197,6 @@ function marshalMessage(type: number, serial: number, fields: [number, Variant][
   pad(out, 8);
   putBytes(out, body);
   return new Uint8Array(out);
-}
-
-/** The bytes that open an authenticated connection, ready for messages right behind them. */
-export function authPreamble(uid: number): Uint8Array {
-  // EXTERNAL's argument is the decimal uid, hex-encoded byte by byte: digit d is "3d".
-  const digits = String(uid);
-  let hex = "";
-  for (let i = 0; i < digits.length; i++) hex += "3" + digits[i];
-  return new Uint8Array(utf8Bytes(`\0AUTH EXTERNAL ${hex}\r\nBEGIN\r\n`) as number[]);
 }
 
 // ── Unmarshalling ───────────────────────────────────────────────────────────────────────────────
