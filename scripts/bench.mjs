@@ -1,12 +1,13 @@
 // npm run bench: cold-start cost of difyctl against a bare compiled Bun hello-world built in the
 // same run, interleaved so machine noise hits every command alike. Reports medians and ratios.
-// With a Secret Service available (or dbus-run-session + gnome-keyring installed) it also times
-// `auth status` in keychain mode.
+// With dbus-daemon + gnome-keyring installed (or a session bus) it also times keychain mode:
+// `auth status` and `run app`, with the phase breakdown (scripts/bench-keychain.mjs).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, ROOT } from "./build-lib.mjs";
+import { keychainBench } from "./bench-keychain.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 60);
 const WARMUP = 5;
@@ -41,15 +42,10 @@ const cases = [
   { name: "difyctl auth whoami", cmd: [bin, "auth", "whoami"] },
 ];
 
-// Keychain mode: the same session with the bearer in the Secret Service.
-const bus = process.env.DBUS_SESSION_BUS_ADDRESS;
-if (bus) {
-  const kcfg = join(work, "kcfg");
-  mkdirSync(kcfg, { mode: 0o700 });
-  writeFileSync(join(kcfg, "hosts.yml"), `current_host: dify.example.com\nsubject_type: account\naccount:\n  id: a1\n  email: gareth@dify.ai\n  name: Gareth Chen\ntoken_storage: keychain\ntoken_id: t-1\n`, { mode: 0o600 });
-  const set = spawnSync(BUN, ["-e", `const {Entry}=require("@napi-rs/keyring"); new Entry("difyctl","dify.example.com",{linux:{store:"secret-service"}}).setPassword(JSON.stringify({bearer:"dfoa_${"y".repeat(43)}",source:"oauth",token_id:"t-1",expires_at:null}))`], { cwd: ROOT, env: process.env });
-  if (set.status === 0) cases.push({ name: "difyctl auth status (keychain)", cmd: [bin, "auth", "status"], env: { ...env, DIFY_CONFIG_DIR: kcfg, DBUS_SESSION_BUS_ADDRESS: bus } });
-}
+// Keychain mode (scripts/bench-keychain.mjs): auth status and run app with the bearer in a real
+// Secret Service, and where a keychain read spends its time.
+const keychain = process.env.BENCH_SKIP_KEYCHAIN ? null : await keychainBench({ bin, env, work });
+if (keychain) cases.push(...keychain.cases);
 
 function once(c) {
   const t0 = process.hrtime.bigint();
@@ -72,7 +68,10 @@ for (const c of cases) {
   const m = median(times.get(c.name));
   console.log(c.name.padEnd(36), `${m.toFixed(1)}ms`.padStart(8), `${pct(times.get(c.name), 0.9).toFixed(1)}ms`.padStart(8), `${(m / base).toFixed(2)}x`.padStart(7));
 }
-if (!bus) console.log("(keychain mode skipped: no DBUS_SESSION_BUS_ADDRESS; run under dbus-run-session with an unlocked gnome-keyring)");
+if (keychain) {
+  keychain.report({ times, median, base });
+  keychain.stop();
+}
 // Flag parser: the hand parser (src/cli/parse-flags.ts) against Bun's built-in node:util parseArgs,
 // each compiled alone with the command table, parsing the same `get apps` argv. Start-up is what
 // agents pay per call; the per-parse time is measured in-process over many parses.
