@@ -1,4 +1,4 @@
-import { childWords, type Command, findCommand, flagsOf, GLOBAL_FLAGS, HELP_COMMAND, isGroup, VERSION_OPTION } from "./cli/command-table.ts";
+import { childWords, type Command, findCommand, flagsOf, GLOBAL_FLAGS, HELP_COMMAND, isGroup, type ParsedOptions, VERSION_OPTION } from "./cli/command-table.ts";
 import { Ctx } from "./cli/context.ts";
 import { CliError, renderError, toCliError } from "./cli/errors.ts";
 import { flushOutput, jsonRequested, writeErr, writeOut } from "./cli/output.ts";
@@ -6,7 +6,7 @@ import { parseFlags } from "./cli/parse-flags.ts";
 import { closest, didYouMean } from "./cli/suggest.ts";
 import { VERSION } from "./cli/build-info.ts";
 import { boldHeadings, markError, styleFor } from "./ui/colour.ts";
-import { echoInput } from "./ui/sanitize.ts";
+import { echoInput, sanitize } from "./ui/sanitize.ts";
 
 const help = () => import("./cli/help.ts");
 
@@ -123,9 +123,29 @@ async function runCommand(cmd: Command, argv: string[], env: Record<string, stri
     await writeHelp((await help()).commandHelp(cmd), env);
     return 0;
   }
+  if (typeof parsed.options.jq === "string") return runWithJq(cmd, parsed.args, parsed.options, parsed.options.jq, env);
   const ctx = new Ctx(env, parsed.options);
   const mod = await cmd.load();
   const code = await mod.run(ctx, parsed.args, parsed.options);
+  return typeof code === "number" ? code : 0;
+}
+
+/**
+ * `--jq`: the command runs as with --json and its stdout goes through jq. The jq module (and its
+ * WebAssembly) loads only here; the expression is compiled before the command does anything.
+ */
+async function runWithJq(cmd: Command, args: string[], options: ParsedOptions, expr: string, env: Record<string, string | undefined>): Promise<number> {
+  const { checkJq, createJqFilter } = await import("./cli/jq.ts");
+  await checkJq(expr);
+  const tty = new Ctx(env).isTTY(1);
+  // Raw strings reach a terminal: they are cleaned like any server text. A pipe gets them exact.
+  const filter = await createJqFilter(expr, { pretty: tty, ...(tty ? { clean: (s: string) => sanitize(s) } : {}) });
+  const opts = { ...options, json: true };
+  const ctx = new Ctx(env, opts, { stdout: (text) => { const out = filter.push(text); return out ? writeOut(out) : Promise.resolve(); } });
+  const mod = await cmd.load();
+  const code = await mod.run(ctx, args, opts);
+  const rest = filter.end();
+  if (rest) await writeOut(rest);
   return typeof code === "number" ? code : 0;
 }
 
@@ -135,7 +155,7 @@ try {
   code = await main(argv);
 } catch (e) {
   const err = toCliError(e);
-  const json = argv.includes("--json") || jsonRequested(false);
+  const json = argv.includes("--json") || argv.some((a) => a === "--jq" || a.startsWith("--jq=")) || jsonRequested(false);
   const rendered = renderError(err, json);
   // A person at a terminal gets a red X; JSON and piped errors stay as they are.
   await writeErr(json ? rendered : markError(styleFor(new Ctx(process.env as Record<string, string | undefined>), 2), rendered));

@@ -121,12 +121,14 @@ export async function fetchPages<T>(http: HttpClient, path: string, query: Recor
   return { rows, truncated: false };
 }
 
-export interface RunBody { inputs: Record<string, unknown>; query?: string; conversation_id?: string }
+export interface RunBody { inputs: Record<string, unknown>; query?: string; conversation_id?: string; files?: unknown[] }
 
 /** Starts a run; resolves with the streaming Response once the server answered 2xx. */
-export async function startRun(http: HttpClient, id: string, body: RunBody, cmds: Cmds): Promise<Response> {
+export async function startRun(http: HttpClient, id: string, body: RunBody, cmds: Cmds, query?: Record<string, string>): Promise<Response> {
   // response_mode: v1.0 servers default to a blocking JSON answer; later ones ignore the field.
   const r = await http.request<Response | unknown>("POST", `/apps/${encodeURIComponent(id)}/run`, {
+    // The server checks a `workspace_id` query parameter against the app's workspace (not the body's).
+    query,
     body: { ...body, response_mode: "streaming" },
     headers: { ...appHeaders(id), Accept: "text/event-stream" },
     raw: true, retry: false, acceptStatus: EXPLAINED_4XX,

@@ -3,6 +3,7 @@ import { shortDate } from "./app-list.ts";
 import { type InputField, schemaFields } from "./input-schema.ts";
 import { cleanCell, renderTable, type TableLayout, truncate } from "../ui/table.ts";
 import { CHAT_MODES } from "./app-modes.ts";
+import { fileInputNames, fileInputsSection, fileRunArgs } from "./file-view.ts";
 
 type Json = Record<string, unknown>;
 
@@ -38,11 +39,14 @@ export function appDetail(d: { info?: Json | null; parameters?: Json | null; inp
     ["Tags", tags], ["Updated", shortDate(info.updated_at)],
     ["Opening", typeof d.parameters?.opening_statement === "string" ? cut(cleanCell(d.parameters.opening_statement), 100) : ""],
   ]);
-  const fields = schemaFields(d.input_schema);
+  // File inputs get their own section (types, limits) and --file in the example.
+  const files = fileInputNames(d.parameters);
+  const fields = schemaFields(d.input_schema).filter((f) => !files.has(f.name));
   out += fields.length
     ? `\nInputs:\n${renderTable(["NAME", "TYPE", "REQUIRED", "DETAILS"], fields.map((f) => [f.name, f.type, f.required ? "yes" : "no", fieldDetails(f)]), [30, 0, 0, 60], layout && { ...layout, tsv: false })}`
-    : "\nInputs: none\n";
-  out += `\nRun it:\n  ${runExample("run app", cleanCell(info.id ?? id), mode, fields)}\n`;
+    : files.size ? "" : "\nInputs: none\n";
+  out += fileInputsSection(d.parameters, layout);
+  out += `\nRun it:\n  ${runExample("run app", cleanCell(info.id ?? id), mode, fields)}${fileRunArgs(d.parameters)}\n`;
   return out;
 }
 

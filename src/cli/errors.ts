@@ -45,7 +45,7 @@ export const EXIT_STATUSES: Record<0 | 8 | (typeof EXIT_CODES)[ErrorCode], strin
   4: "not signed in, session expired or revoked, keychain unavailable",
   6: "server version or feature not supported",
   7: "rate limited",
-  8: "waiting for a person (auth login --resume: sign-in still pending)",
+  8: "waiting for a person: auth login --resume while sign-in is pending, or a run paused on a human-input form (resume app)",
   130: "cancelled (Ctrl-C)",
 };
 

@@ -27,6 +27,11 @@ export function parseFlags(cmd: Command, argv: readonly string[]): Parsed {
   const args: string[] = [];
 
   const set = (f: Flag, spelled: string, value: string | undefined) => {
+    if (f.option.type === "string" && f.option.repeatable && value !== undefined) {
+      const list = (given[f.key] ?? []) as string[];
+      given[f.key] = [...list, value];
+      return;
+    }
     if (f.key in given) throw new CliError("usage_invalid_flag", `option '${spelled}' was given more than once`, { hint });
     given[f.key] = value === undefined ? !f.long.startsWith("--no-") : typed(f, value, hint);
   };

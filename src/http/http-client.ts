@@ -63,6 +63,8 @@ export interface RequestOptions {
   acceptStatus?: number[];
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** A body sent as is instead of JSON (a file upload): its type and exact length go in the headers. */
+  rawBody?: { stream: ReadableStream<Uint8Array> | Blob; contentType: string; length: number };
 }
 
 export interface HttpClientOptions {
@@ -250,10 +252,15 @@ export class HttpClient {
     const url = this.url(path, opts.query);
     const headers: Record<string, string> = { "User-Agent": userAgent(), Accept: "application/json", ...opts.headers };
     if (this.o.bearer) headers.Authorization = `Bearer ${this.o.bearer}`;
-    let body: string | undefined;
+    let body: string | ReadableStream<Uint8Array> | Blob | undefined;
     if (opts.body !== undefined) {
       headers["Content-Type"] = "application/json";
       body = JSON.stringify(opts.body);
+    } else if (opts.rawBody) {
+      headers["Content-Type"] = opts.rawBody.contentType;
+      // A known length, not chunked encoding: every server and proxy takes it.
+      headers["Content-Length"] = String(opts.rawBody.length);
+      body = opts.rawBody.stream;
     }
     const envMs = envTimeoutMs();
     const ms = Math.min(opts.timeoutMs ?? this.o.timeoutMs ?? envMs ?? DEFAULT_TIMEOUT_MS, envMs ?? Infinity);
@@ -272,7 +279,7 @@ export class HttpClient {
     let res: Response;
     try {
       // Redirects are never followed: the bearer must not travel to another origin.
-      res = await this.fetchFn(url, { method, headers, body, redirect: "manual", signal: combined });
+      res = await this.fetchFn(url, { method, headers, body, redirect: "manual", signal: combined, ...(body instanceof ReadableStream ? { duplex: "half" } : {}) } as RequestInit);
     } catch (e) {
       if (signal?.aborted) throw new CliError("cancelled", "cancelled");
       throw transportError(e, url, timeout.aborted, env);
