@@ -1,22 +1,8 @@
 // The one command table. Every command is one entry here plus one module in src/commands/; the
 // parser, help, completion and the fuzz tests all read these entries, so a flag exists once.
 // Command modules load lazily: a command pays start-up only for what it uses.
+import { APP_MODES, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../apps/app-modes.ts";
 import type { Ctx } from "./context.ts";
-
-// ------------------------------------------------------------------ facts about apps
-// The app code reads these through src/apps/app-modes.ts. They are defined here, in the module
-// every start-up loads anyway: defined in a module of their own, shared with the app code, they
-// became a separate chunk of the compiled binary, and loading it measured ~2 ms on `--version`.
-
-/**
- * Every app mode the server's closed enum knows (`channel` and `rag-pipeline` apps can be listed
- * and filtered like any other). `--mode` accepts exactly these; help and completion list them.
- */
-export const APP_MODES = ["chat", "agent-chat", "advanced-chat", "completion", "workflow", "channel", "rag-pipeline"] as const;
-/** Rows a list command shows unless --limit says otherwise. */
-export const DEFAULT_LIST_LIMIT = 200;
-/** Hard ceiling for --limit: about 25 pages, enough for any real workspace, bounded for a bad server. */
-export const MAX_LIST_LIMIT = 5000;
 
 // ------------------------------------------------------------------ option and argument specs
 
