@@ -12,7 +12,12 @@ export interface Candidate { word: string; desc?: string }
 /** Local state the completer may read (injected so it can be tested without files). */
 export interface CompletionSources {
   workspaceIds(): Candidate[];
+  /** App ids and names remembered by the last `get apps` (for the workspace on the command line, if any). */
+  apps?(workspace: string | undefined): Candidate[];
 }
+
+/** Printed alone by the completer when the word is a file (`--inputs @<Tab>`): the script completes paths. */
+export const FILES_MARK = ":files";
 
 /** Every path a command answers to, with its command: the canonical path and the aliases. */
 function paths(): { path: readonly string[]; cmd: Command }[] {
@@ -27,8 +32,9 @@ function childWords(prefix: string[]): Candidate[] {
 }
 
 /** Candidates for a value of this kind. No URLs: bash splits words at ':', which mangles them. */
-function valuesOf(kind: ValueKind | undefined, src: CompletionSources): Candidate[] {
+function valuesOf(kind: ValueKind | undefined, src: CompletionSources, workspace?: string): Candidate[] {
   if (kind === "workspace-id") return src.workspaceIds();
+  if (kind === "app-id") return src.apps?.(workspace) ?? [];
   if (kind === "shell") return SHELLS.map((s) => ({ word: s }));
   return [];
 }
@@ -46,7 +52,8 @@ const isFlag = (w: string, f: Flag) => w === f.long || w === f.short;
  * being completed, possibly ""). Filtered by that word's prefix.
  */
 export function complete(words: string[], src: CompletionSources): Candidate[] {
-  const cur = words.length ? words[words.length - 1] : "";
+  // The word as typed may carry shell quoting (`"Support C`, `Support\ C`): compare what it means.
+  const cur = unquote(words.length ? words[words.length - 1] : "");
   let before = words.slice(0, -1);
   const filter = (cs: Candidate[]) => cs.filter((c) => c.word.startsWith(cur));
 
@@ -81,6 +88,10 @@ export function complete(words: string[], src: CompletionSources): Candidate[] {
   const rest = before.slice(used);
   const prev = rest[rest.length - 1];
   const prevFlag = prev !== undefined && !prev.includes("=") ? flags.find((f) => isFlag(prev, f)) : undefined;
+  // `--inputs @<Tab>` is the one place a file name belongs: the script completes the path. bash
+  // splits words at '@', so there the '@' may arrive as a word of its own.
+  const isInputs = (w: string | undefined) => flags.some((f) => w !== undefined && isFlag(w, f) && f.option.type === "string" && f.option.kind === "inputs");
+  if ((isInputs(prev) && cur.startsWith("@")) || (prev === "@" && isInputs(rest[rest.length - 2]))) return [{ word: FILES_MARK }];
   if (prevFlag?.takesValue) return filter(flagValues(prevFlag, src));
 
   let argIndex = 0;
@@ -102,14 +113,29 @@ export function complete(words: string[], src: CompletionSources): Candidate[] {
   }
   const args = cmd.args ?? [];
   const arg = args[argIndex] ?? (args.length && args[args.length - 1].variadic ? args[args.length - 1] : undefined);
-  return filter(valuesOf(arg?.kind, src));
+  const ws = rest.indexOf("--workspace");
+  return filter(valuesOf(arg?.kind, src, ws >= 0 ? rest[ws + 1] : rest.find((w) => w.startsWith("--workspace="))?.slice(12)));
 }
+
+/** What a word typed with shell quoting means: an opening quote and backslash escapes removed. */
+export function unquote(w: string): string {
+  if (w.startsWith("'")) return w.slice(1).replace(/'$/, "");
+  if (w.startsWith('"')) w = w.slice(1).replace(/"$/, "");
+  return w.replace(/\\(.)/g, "$1");
+}
+
+/** Characters a POSIX shell would read as syntax in an unquoted word. */
+const SHELL_SPECIAL = /[\s'"\\$`!&;|<>()*?[\]#~{}]/g;
 
 /** One candidate per line, in the form each shell's script reads. */
 export function formatCandidates(cands: Candidate[], shell: Shell): string {
   const clean = (s: string) => s.replace(/[\t\n\r]/g, " ");
   return cands.map((c) => {
-    const w = clean(c.word);
+    let w = clean(c.word);
+    // bash and PowerShell insert a candidate as it is printed: a name with spaces is quoted here.
+    // zsh and fish quote on insertion themselves.
+    if (shell === "bash") w = w.replace(SHELL_SPECIAL, (ch) => `\\${ch}`);
+    if (shell === "powershell" && /[\s'"`$(){};,|&@#<>]/.test(w)) w = `'${w.replace(/'/g, "''")}'`;
     if (!c.desc || shell === "bash" || shell === "powershell") return w;
     if (shell === "zsh") return `${w.replace(/\\/g, "\\\\").replace(/:/g, "\\:")}:${clean(c.desc)}`;
     return `${w}\t${clean(c.desc)}`;
@@ -132,8 +158,15 @@ _difyctl_complete() {
   local -a words=("\${COMP_WORDS[@]:1:COMP_CWORD}")
   [ "\${#words[@]}" -lt "$COMP_CWORD" ] && words+=("")
   COMPREPLY=($(command difyctl completion bash -- "\${words[@]}" 2>/dev/null))
+  if [ "\${COMPREPLY[0]}" = "${FILES_MARK}" ]; then
+    # bash splits words at '@': the word being completed is the path, with or without the '@'.
+    local cur="\${COMP_WORDS[COMP_CWORD]}" pre=""
+    case "$cur" in @*) pre="@"; cur="\${cur#@}";; esac
+    COMPREPLY=($(compgen -f -- "$cur" | sed "s/^/$pre/"))
+  fi
 }
-complete -o default -F _difyctl_complete difyctl
+# No fallback to file names: difyctl's arguments are ids, names and words, not files.
+complete -F _difyctl_complete difyctl
 `;
 
 const ZSH = `#compdef difyctl
@@ -143,6 +176,11 @@ _difyctl() {
   local -a cands
   cands=("\${(@f)$(command difyctl completion zsh -- "\${(@)words[2,CURRENT]}" 2>/dev/null)}")
   cands=("\${(@)cands:#}")
+  if [[ "\${cands[1]}" == "${FILES_MARK}" ]]; then
+    compset -P '@'
+    _files
+    return
+  fi
   (( \${#cands} )) || return 1
   _describe -t difyctl 'difyctl' cands
 }
@@ -157,7 +195,16 @@ const FISH = `# difyctl completion for fish. Load it with:  difyctl completion f
 function __difyctl_complete
     set -l words (commandline -opc)[2..-1]
     set -l cur (commandline -ct)
-    command difyctl completion fish -- $words "$cur" 2>/dev/null
+    set -l cands (command difyctl completion fish -- $words "$cur" 2>/dev/null)
+    if test "$cands[1]" = "${FILES_MARK}"
+        for f in (__fish_complete_path (string replace -r '^@' '' -- $cur))
+            echo "@$f"
+        end
+        return
+    end
+    for c in $cands
+        printf '%s\n' $c
+    end
 end
 complete -c difyctl -f -a '(__difyctl_complete)'
 `;
