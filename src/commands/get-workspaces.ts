@@ -1,7 +1,6 @@
 // `get workspaces`: the account's workspaces as the server lists them, the one difyctl works in
 // marked, archived ones shown as such.
 import { openApi } from "../auth/api-session.ts";
-import { wantsJson } from "../apps/app-list.ts";
 import type { Ctx } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import type { JsonOnlyOptions } from "../cli/command-table.ts";
@@ -18,7 +17,7 @@ export async function run(ctx: Ctx, _args: string[], _o: JsonOnlyOptions): Promi
   // The one this session works in (hosts.yml or DIFY_WORKSPACE_ID); the server's `current` is the
   // web console's choice, shown as the fallback when difyctl has none.
   const active = session.workspaceId ?? rows.find((w) => w.current)?.id ?? null;
-  if (wantsJson(ctx)) {
+  if (ctx.json) {
     await ctx.out(JSON.stringify(rows.map((w) => ({ ...w, active: w.id === active }))) + "\n");
     return 0;
   }
