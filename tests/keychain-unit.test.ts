@@ -530,6 +530,16 @@ describe("the direct Secret Service read", () => {
     expect(took).toBeLessThan(1500);
   });
 
+  test("a Secret Service that answers the search but holds the secret (a confirmation dialog) is handed to the library", async () => {
+    const healthy = secretService({ "/i/1": enc("v") });
+    const b = bus((m) => (m.member === "GetSecrets" ? null : healthy(m)));
+    const t0 = performance.now();
+    const r = await lookupSecret(b.address, "difyctl", "h", { ...opts, timeoutMs: 5000, serviceSilenceMs: 150 });
+    expect(r).toMatchObject({ kind: "defer", reason: "no answer from the Secret Service" });
+    expect(performance.now() - t0).toBeLessThan(1500);
+    expect(b.calls.map((c) => c.member)).toEqual(["Hello", "OpenSession", "SearchItems", "GetSecrets"]);
+  });
+
   test("a live bus whose Secret Service never answers is handed to the library after the silence bound", async () => {
     const b = bus((m) => m.member === "Hello" ? { sig: "s", body: [":1.1"] } : null);
     const t0 = performance.now();

@@ -26,8 +26,9 @@ export interface LookupOptions {
   /** Bound on the whole lookup. */
   timeoutMs: number;
   /**
-   * Once the bus has answered, how long the Secret Service may stay silent before the library
-   * takes over (an activatable provider still starting, or a hung one the library times out on).
+   * Once the bus has answered, how long the Secret Service may stay silent (from the bus's answer,
+   * then from each of its own) before the library takes over: an activatable provider still
+   * starting, a hung one the library times out on, or one asking its user to confirm the access.
    */
   serviceSilenceMs: number;
   uid: number;
@@ -135,6 +136,11 @@ export function lookupSecret(address: string | undefined, service: string, accou
     };
     const overall = setTimeout(() => finish(busAnswered ? { kind: "defer", reason: "no answer from the Secret Service" } : { kind: "timeout" }), opts.timeoutMs);
 
+    /** (Re)starts the wait for the Secret Service's next answer. */
+    const listen = () => {
+      if (silence) clearTimeout(silence);
+      silence = setTimeout(() => finish({ kind: "defer", reason: "no answer from the Secret Service" }), opts.serviceSilenceMs);
+    };
     const send = (bytes: Uint8Array) => {
       // A few hundred bytes into an empty socket buffer: written whole, or the lookup gives up.
       if (sock!.write(bytes) !== bytes.length) finish({ kind: "defer", reason: "short write to the bus" });
@@ -150,7 +156,7 @@ export function lookupSecret(address: string | undefined, service: string, accou
         case 1:
           busAnswered = true;
           mark("secret service: bus hello");
-          silence = setTimeout(() => finish({ kind: "defer", reason: "no answer from the Secret Service" }), opts.serviceSilenceMs);
+          listen();
           return;
         case 2:
           mark("secret service: session");
@@ -179,6 +185,7 @@ export function lookupSecret(address: string | undefined, service: string, accou
         default:
           return;
       }
+      listen();
       if (session === null || items === null) return;
       if (items.length + locked === 0) return finish({ kind: "none" });
       if (locked > 0) return finish({ kind: "defer", reason: "the item is locked" });
