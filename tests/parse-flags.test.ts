@@ -2,7 +2,7 @@
 // table; then the router through the compiled binary (global flags, unknown commands, help).
 import { describe, expect, test } from "bun:test";
 import {
-  argLabel, type Command, COMMANDS, defineCommand, ENVIRONMENT, findCommand, flagsOf, GLOBAL_FLAGS, GROUPS, isGroup, type OptionMap,
+  argLabel, type Command, COMMANDS, defineCommand, ENVIRONMENT, findCommand, flagsOf, GLOBAL_FLAGS, GROUPS, isGroup, type OptionMap, usageArgs,
 } from "../src/cli/command-table.ts";
 import { CliError, EXIT_CODES, EXIT_STATUSES } from "../src/cli/errors.ts";
 import { commandHelp, groupHelp, topLevelHelp } from "../src/cli/help.ts";
@@ -74,7 +74,7 @@ const CASES: Case[] = [
   { name: "not a whole number", cmd: cmd("get apps"), argv: ["--limit", "1.5"], code: "usage_invalid_flag", message: /whole number/ },
   { name: "negative number", cmd: cmd("get apps"), argv: ["--limit", "-3"], code: "usage_invalid_flag", message: /whole number/ },
   { name: "huge number", cmd: TOY, argv: ["a", "-n", "9".repeat(40)], code: "usage_invalid_flag", message: /whole number/ },
-  { name: "missing required argument", cmd: cmd("get app"), argv: [], code: "usage_missing_arg", message: /missing required argument <id>/ },
+  { name: "missing required argument", cmd: cmd("get app"), argv: [], code: "usage_missing_arg", message: /^missing required argument <[a-z][a-z-]*>$/ },
   { name: "extra argument", cmd: cmd("auth whoami"), argv: ["extra"], code: "usage_invalid_flag", message: /unexpected argument 'extra'/ },
   { name: "control characters are not echoed", cmd: cmd("auth whoami"), argv: ["\u001b[2J"], code: "usage_invalid_flag", message: /^unexpected argument '\?\[2J'$/ },
   { name: "an argument over 64 KiB", cmd: cmd("run app"), argv: ["x".repeat(70_000)], code: "usage_invalid_flag", message: /longer than/ },
@@ -186,7 +186,8 @@ describe("help text comes from the tables", () => {
   });
   test("a command: usage with its arguments, every flag with its default, aliases", () => {
     const h = commandHelp(cmd("run app"));
-    expect(h).toContain("difyctl run app <id> [query] [options]");
+    expect(h).toContain(`difyctl run app ${usageArgs(cmd("run app"))} [options]`);
+    expect(usageArgs(cmd("run app"))).toMatch(/^<[a-z-]+> \[[a-z-]+\]$/);
     for (const f of flagsOf(cmd("run app"))) expect(h).toContain(f.long);
     expect(commandHelp(cmd("get apps"))).toMatch(/--limit <n> +At most this many apps \(max 5000; default 200\)/);
     expect(commandHelp(cmd("auth status"))).toMatch(/-v, --verbose/);
@@ -197,7 +198,7 @@ describe("help text comes from the tables", () => {
     const h = groupHelp(["get"])!;
     expect(h.startsWith(GROUPS.get)).toBe(true);
     expect(h).toContain("difyctl get <command> [options]");
-    expect(h).toContain("get app <id>");
+    expect(h).toContain(`get app ${usageArgs(cmd("get app"))}`);
     expect(h).toContain("Run 'difyctl get <command> --help'");
     expect(groupHelp(["nope"])).toBeNull();
   });
