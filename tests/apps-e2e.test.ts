@@ -101,7 +101,7 @@ describe("get app", () => {
 
 describe("run app", () => {
   test("chat, folded: answer, conversation, usage; the wire request is right", async () => {
-    const [r, reqs] = await during(() => run(["run", "app", A.supportChat, "reset my password"], { env: acct }));
+    const [r, reqs] = await during(() => run(["run", "app", A.supportChat, "reset my password", "--json"], { env: acct }));
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ status: "succeeded", answer: answerFor(app(A.supportChat), "reset my password", {}), usage: { total_tokens: expect.any(Number) } });
@@ -114,7 +114,7 @@ describe("run app", () => {
     expect(JSON.parse(runs[0].body)).toMatchObject({ inputs: {}, query: "reset my password" });
 
     // Continue the conversation.
-    const again = await run(["run", "app", A.supportChat, "and then?", "--conversation", out.conversation_id], { env: acct });
+    const again = await run(["run", "app", A.supportChat, "and then?", "--conversation", out.conversation_id, "--json"], { env: acct });
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).conversation_id).toBe(out.conversation_id);
   });
@@ -130,20 +130,20 @@ describe("run app", () => {
 
   test("completion with inputs from JSON, @file and stdin", async () => {
     const want = (topic: string) => answerFor(app(A.blogWriter), undefined, { topic });
-    const j = await run(["run", "app", A.blogWriter, "--inputs", '{"topic":"llamas"}'], { env: acct });
+    const j = await run(["run", "app", A.blogWriter, "--inputs", '{"topic":"llamas"}', "--json"], { env: acct });
     expect(JSON.parse(j.stdout)).toMatchObject({ status: "succeeded", answer: want("llamas") });
     expect(JSON.parse(j.stdout).conversation_id).toBeUndefined();
     const file = join(tempDir(), "in.json");
     writeFileSync(file, '{"topic":"alpacas"}');
-    const f = await run(["run", "app", A.blogWriter, "--inputs", `@${file}`], { env: acct });
+    const f = await run(["run", "app", A.blogWriter, "--inputs", `@${file}`, "--json"], { env: acct });
     expect(JSON.parse(f.stdout).answer).toBe(want("alpacas"));
-    const i = await run(["run", "app", A.blogWriter, "--inputs", "-"], { env: acct, stdin: '{"topic":"vicuñas"}' });
+    const i = await run(["run", "app", A.blogWriter, "--inputs", "-", "--json"], { env: acct, stdin: '{"topic":"vicuñas"}' });
     expect(JSON.parse(i.stdout).answer).toBe(want("vicuñas"));
   });
 
   test("workflow, folded and --stream", async () => {
     const inputs = { text: "one two three four five six seven", count: 3 };
-    const r = await run(["run", "app", A.summarizer, "--inputs", JSON.stringify(inputs)], { env: acct });
+    const r = await run(["run", "app", A.summarizer, "--inputs", JSON.stringify(inputs), "--json"], { env: acct });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ status: "succeeded", outputs: summarize(inputs), workflow_run_id: expect.any(String) });
     const st = await run(["run", "app", A.summarizer, "--inputs", JSON.stringify(inputs), "--stream"], { env: acct });
@@ -302,7 +302,7 @@ describe("external SSO sessions", () => {
   });
 
   test("run permitted-external-app: same run endpoint; server-side errors are explained", async () => {
-    const [r, reqs] = await during(() => run(["run", "permitted-external-app", A.supportChat, "hello"], { env: sso }));
+    const [r, reqs] = await during(() => run(["run", "permitted-external-app", A.supportChat, "hello", "--json"], { env: sso }));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).answer).toBe(answerFor(app(A.supportChat), "hello", {}));
     expect(reqs.some((q) => q.path === runPath(A.supportChat) && q.headers["x-dify-app-id"] === A.supportChat)).toBe(true);

@@ -284,7 +284,8 @@ describe("streamRun output modes", () => {
     const out: string[] = [];
     const err: string[] = [];
     const ac = new AbortController();
-    const ctx = { out: async (t: string) => { out.push(t); }, err: async (t: string) => { err.push(t); }, signal: ac.signal } as unknown as Ctx;
+    // stdout is a terminal here: the piped form has its own test in terminal-ux.test.ts.
+    const ctx = { out: async (t: string) => { out.push(t); }, err: async (t: string) => { err.push(t); }, signal: ac.signal, isTTY: () => true } as unknown as Ctx;
     return { out, err, ac, ctx };
   }
   const body = (chunks: string[], onPull?: (i: number) => void) => {

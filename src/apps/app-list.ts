@@ -44,9 +44,9 @@ export interface AppRow {
   workspace_name?: string | null;
 }
 
-/** JSON with --json or DIFY_OUTPUT=json, and whenever stdout is not a terminal (agents, pipes). */
+/** JSON only when asked for (--json, --jq or DIFY_OUTPUT=json): a pipe gets the human form, as a terminal does. */
 export function wantsJson(ctx: Ctx): boolean {
-  return ctx.json || !ctx.isTTY(1);
+  return ctx.json;
 }
 
 // On a narrow terminal NAME gives way first, then UPDATED goes, then WORKSPACE; ID and MODE stay.

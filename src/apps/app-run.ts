@@ -1,7 +1,8 @@
 // `run app` and `run permitted-external-app`: check locally what can be checked, start the run,
-// then stream: JSON lines (--stream), live text (terminal) or one folded JSON result (pipes).
-import { checkWorkspaceFlag, openApi } from "../auth/api-session.ts";
-import { ACCOUNT_CMDS, checkAppId, describeApp, SSO_CMDS, startRun, type RunBody } from "./app-api.ts";
+// then stream: JSON lines (--stream), one folded JSON result (--json), or the human form: the
+// answer as it comes (a workflow's outputs at the end; as JSON when piped).
+import { checkWorkspaceFlag, openApi, resolveWorkspace } from "../auth/api-session.ts";
+import { ACCOUNT_CMDS, describeApp, SSO_CMDS, startRun, type RunBody } from "./app-api.ts";
 import { wantsJson } from "./app-list.ts";
 import type { Ctx } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
@@ -12,6 +13,9 @@ import { readSse, type SseEvent } from "../http/sse.ts";
 import { stdoutClosed } from "../cli/output.ts";
 import { cleanText } from "../ui/table.ts";
 import { CHAT_MODES } from "./app-modes.ts";
+import { readQueryFromStdin, stdinHasInput } from "./query-input.ts";
+import { checkAppRef, resolveApp } from "./resolve-app.ts";
+import { startProgress } from "../ui/progress.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -44,8 +48,9 @@ export interface RunOptions { inputs?: string; conversation?: string; stream?: b
 export async function runApp(ctx: Ctx, args: string[], o: RunOptions, surface: SubjectType, io: InputsIO = fileIO): Promise<number> {
   const account = surface === "account";
   const command = account ? "run app" : "run permitted-external-app";
-  const id = checkAppId(args[0]);
-  const query = args[1];
+  const ref = checkAppRef(args[0]);
+  // `-` is the query from stdin (`difyctl run app support - < question.txt`).
+  let query = args[1] === "-" ? await readQueryFromStdin(io.readStdin, o.inputs === "-") : args[1];
   let conversation: string | undefined;
   if (o.conversation !== undefined) {
     conversation = String(o.conversation).trim();
@@ -56,40 +61,52 @@ export async function runApp(ctx: Ctx, args: string[], o: RunOptions, surface: S
   // Files are looked at before anything is sent: a typo in a path costs no request.
   const fileFlags = o.file?.length ? await import("./file-inputs.ts").then(async (f) => ({ f, flags: f.parseFileFlags(o.file!) })) : null;
   const locals = fileFlags ? await fileFlags.f.statLocalFiles(fileFlags.flags, fileFlags.f.realFs) : null;
-  const { http } = await openApi(ctx, surface, command);
-  const cmds = account ? ACCOUNT_CMDS : SSO_CMDS;
-  let files: unknown[] = [];
-  if (account) {
-    // External SSO sessions cannot read describe (403): the server checks their inputs.
-    const d = await describeApp(http, id, fileFlags ? ["info", "input_schema", "parameters"] : ["info", "input_schema"]);
-    checkRunShape(typeof d.info?.mode === "string" ? d.info.mode : "", query, conversation, id);
-    if (fileFlags) {
+  // A spinner on a terminal until the answer starts (or anything else is written).
+  const progress = startProgress(ctx, "Waiting for the app…");
+  try {
+    const { session, http } = await openApi(ctx, surface, command);
+    const cmds = account ? ACCOUNT_CMDS : SSO_CMDS;
+    const { id } = await resolveApp(http, ref, () => account
+      ? { path: "/apps", query: { workspace_id: resolveWorkspace(session, o.workspace) }, cmds }
+      : { path: "/permitted-external-apps", query: {}, cmds });
+    let files: unknown[] = [];
+    if (account) {
+      // External SSO sessions cannot read describe (403): the server checks their inputs.
+      const d = await describeApp(http, id, fileFlags ? ["info", "input_schema", "parameters"] : ["info", "input_schema"]);
+      const appMode = typeof d.info?.mode === "string" ? d.info.mode : "";
+      // A chat app given no query reads it from a pipe or a file on stdin (`echo hi | difyctl run app support`).
+      if (query === undefined && CHAT_MODES.includes(appMode) && o.inputs !== "-" && (await stdinHasInput(ctx))) query = await readQueryFromStdin(io.readStdin, false);
+      checkRunShape(appMode, query, conversation, id);
+      if (fileFlags) {
+        const { f, flags } = fileFlags;
+        const plan = f.planFiles(flags, locals!, d.parameters, id, inputs);
+        const mapped = await withUploadProgress(ctx, (progress) => f.uploadPlan(http, id, plan, f.realFs, cmds, f.sizeLimits(d.parameters), progress));
+        Object.assign(inputs, mapped.inputs);
+        files = mapped.files;
+      }
+      const problems = checkInputs(d.input_schema, inputs);
+      if (problems.length) throw inputsError(problems, id, schemaFields(d.input_schema));
+    } else if (fileFlags) {
+      // Without describe the app's file rules are unknown here: the type comes from the extension.
       const { f, flags } = fileFlags;
-      const plan = f.planFiles(flags, locals!, d.parameters, id, inputs);
-      const mapped = await withUploadProgress(ctx, (progress) => f.uploadPlan(http, id, plan, f.realFs, cmds, f.sizeLimits(d.parameters), progress));
+      const open = { user_input_form: flags.filter((x) => x.variable).map((x) => ({ "file-list": { variable: x.variable, allowed_file_types: [], allowed_file_extensions: null, allowed_file_upload_methods: [] } })), file_upload: { enabled: true } };
+      const plan = f.planFiles(flags, locals!, open, id, inputs);
+      for (const p of plan.files) if (p.variable && flags.filter((x) => x.variable === p.variable).length === 1) plan.listVariables.delete(p.variable);
+      const mapped = await withUploadProgress(ctx, (progress) => f.uploadPlan(http, id, plan, f.realFs, cmds, {}, progress));
       Object.assign(inputs, mapped.inputs);
       files = mapped.files;
     }
-    const problems = checkInputs(d.input_schema, inputs);
-    if (problems.length) throw inputsError(problems, id, schemaFields(d.input_schema));
-  } else if (fileFlags) {
-    // Without describe the app's file rules are unknown here: the type comes from the extension.
-    const { f, flags } = fileFlags;
-    const open = { user_input_form: flags.filter((x) => x.variable).map((x) => ({ "file-list": { variable: x.variable, allowed_file_types: [], allowed_file_extensions: null, allowed_file_upload_methods: [] } })), file_upload: { enabled: true } };
-    const plan = f.planFiles(flags, locals!, open, id, inputs);
-    for (const p of plan.files) if (p.variable && flags.filter((x) => x.variable === p.variable).length === 1) plan.listVariables.delete(p.variable);
-    const mapped = await withUploadProgress(ctx, (progress) => f.uploadPlan(http, id, plan, f.realFs, cmds, {}, progress));
-    Object.assign(inputs, mapped.inputs);
-    files = mapped.files;
+    const body: RunBody = { inputs };
+    if (query !== undefined) body.query = query;
+    if (conversation) body.conversation_id = conversation;
+    if (files.length) body.files = files;
+    const mode: OutputMode = o.stream === true ? "stream" : wantsJson(ctx) ? "json" : "tty";
+    const res = await startRun(http, id, body, cmds, o.workspace ? { workspace_id: o.workspace.trim() } : undefined);
+    const { followRun, promptFor } = await import("./run-session.ts");
+    return await followRun(ctx, res, { http, appId: id, cmds, mode, think: o.think === true, prompt: promptFor(ctx, mode) });
+  } finally {
+    progress.done();
   }
-  const body: RunBody = { inputs };
-  if (query !== undefined) body.query = query;
-  if (conversation) body.conversation_id = conversation;
-  if (files.length) body.files = files;
-  const mode: OutputMode = o.stream === true ? "stream" : wantsJson(ctx) ? "json" : "tty";
-  const res = await startRun(http, id, body, cmds, o.workspace ? { workspace_id: o.workspace.trim() } : undefined);
-  const { followRun, promptFor } = await import("./run-session.ts");
-  return followRun(ctx, res, { http, appId: id, cmds, mode, think: o.think === true, prompt: promptFor(ctx, mode) });
 }
 
 /** Runs uploads with a progress line on a terminal's stderr (large files only), cleared after. */
@@ -134,6 +151,8 @@ export interface RunHooks {
 export async function streamRun(ctx: Ctx, body: ReadableStream<Uint8Array> | null, mode: OutputMode, o: { idleMs?: number; outputClosed?: () => boolean; hooks?: RunHooks } = {}): Promise<number> {
   const outputClosed = o.outputClosed ?? stdoutClosed;
   const hooks = o.hooks ?? {};
+  // A pipe or a file gets the human form too, but a workflow's streamed text is left to its outputs (printed as JSON at the end).
+  const piped = mode === "tty" && !ctx.isTTY(1);
   const fold = new RunFold();
   let pending = "";
   let shownText = "";
@@ -146,7 +165,7 @@ export async function streamRun(ctx: Ctx, body: ReadableStream<Uint8Array> | nul
     if (mode === "stream") pending += streamLine(ev) + "\n";
     else if (delta) {
       const shown = hooks.text ? hooks.text(delta) : delta;
-      if (mode === "tty" && shown) pending += cleanText(shown);
+      if (mode === "tty" && shown && !(piped && ev.name === "text_chunk")) pending += cleanText(shown);
     }
     if (seen === "end") throw new StreamDone();
   };
@@ -201,7 +220,10 @@ async function finish(ctx: Ctx, fold: RunFold, mode: OutputMode, lastShown: stri
     return;
   }
   let out = lastShown && lastShown !== "\n" ? "\n" : "";
-  if (r.outputs && typeof r.outputs === "object") {
+  if (r.outputs && typeof r.outputs === "object" && !ctx.isTTY(1)) {
+    // Piped: a workflow's outputs as JSON (exact: JSON escapes what a terminal would act on).
+    out += JSON.stringify(r.outputs, null, 2) + "\n";
+  } else if (r.outputs && typeof r.outputs === "object") {
     const streamed = (clean ? clean(fold.streamedText) : fold.streamedText).trim();
     const lines = Object.entries(r.outputs as Record<string, unknown>)
       .filter(([, v]) => !(streamed && typeof v === "string" && v.trim() === streamed))

@@ -13,6 +13,7 @@ import { commitSession, invalidPrefix, openTokenStore, subjectForToken } from ".
 import { TOKENS_FILE } from "../storage/config-store.ts";
 import { fileExists } from "../storage/atomic-file.ts";
 import { line } from "../ui/sanitize.ts";
+import { ok } from "../ui/colour.ts";
 
 export interface LoginOptions {
   host?: string;
@@ -154,9 +155,9 @@ export async function finishLogin(ctx: Ctx, f: FinishInput): Promise<void> {
     return;
   }
   if (meta.subject_type === "external_sso") {
-    await ctx.out(line`Logged in as ${meta.external_sso!.email} (external SSO, issuer: ${meta.external_sso!.issuer})` + "\n");
+    await ok(ctx, line`Logged in as ${meta.external_sso!.email} (external SSO, issuer: ${meta.external_sso!.issuer})`);
   } else {
-    await ctx.out((meta.account!.name ? line`Logged in as ${meta.account!.email} (${meta.account!.name})` : line`Logged in as ${meta.account!.email}`) + "\n");
+    await ok(ctx, meta.account!.name ? line`Logged in as ${meta.account!.email} (${meta.account!.name})` : line`Logged in as ${meta.account!.email}`);
     if (meta.workspace) await ctx.out(line`Workspace: ${meta.workspace.name}` + "\n");
   }
 }

@@ -132,11 +132,13 @@ const GET_APP_OPTIONS = {
   json: JSON_OPTION,
   jq: JQ_OPTION,
 } as const satisfies OptionMap;
-const RUN_ARGS: readonly ArgSpec[] = [{ name: "id", required: true, kind: "app-id" }, { name: "query", kind: "query" }];
+// An app is named by its id or its name; the query may be "-" (read from stdin).
+const RUN_ARGS: readonly ArgSpec[] = [{ name: "app", required: true, kind: "app-id" }, { name: "query", kind: "query" }];
 const RUN_EXAMPLES = (cmd: string) => [
   `difyctl ${cmd} <chat-app-id> "How do I reset my password?"`,
   `difyctl ${cmd} <workflow-id> --inputs '{"text":"…"}' --json`,
   `difyctl ${cmd} <app-id> --inputs @inputs.json --stream`,
+  `difyctl ${cmd} "Support Chat" - < question.txt > answer.txt`,
 ];
 const JSON_ONLY = { json: JSON_OPTION, jq: JQ_OPTION } as const satisfies OptionMap;
 
@@ -251,8 +253,8 @@ export const COMMANDS: readonly Command[] = [
   }),
   defineCommand({
     path: ["get", "app"], section: "apps", summary: "Show one app: mode, description and input fields",
-    args: [{ name: "id", required: true, kind: "app-id" }],
-    options: GET_APP_OPTIONS, examples: ["difyctl get app 3f9c0e7a-…"], load: () => import("../commands/get-app.ts"),
+    args: [{ name: "app", required: true, kind: "app-id" }],
+    options: GET_APP_OPTIONS, examples: ["difyctl get app 3f9c0e7a-…", 'difyctl get app "Support Chat"'], load: () => import("../commands/get-app.ts"),
   }),
   defineCommand({
     path: ["run", "app"], section: "apps", summary: "Run an app and print its answer or outputs", args: RUN_ARGS,
@@ -280,7 +282,7 @@ export const COMMANDS: readonly Command[] = [
   }),
   defineCommand({
     path: ["get", "permitted-external-app"], section: "apps", summary: "Show one app permitted to your external SSO identity",
-    args: [{ name: "id", required: true, kind: "app-id" }],
+    args: [{ name: "app", required: true, kind: "app-id" }],
     options: JSON_ONLY, load: () => import("../commands/get-permitted-external-app.ts"),
   }),
   defineCommand({

@@ -2,6 +2,9 @@ import type { Ctx } from "../cli/context.ts";
 import type { JsonOnlyOptions } from "../cli/command-table.ts";
 import { CliError, toCliError } from "../cli/errors.ts";
 import { clearSession, notLoggedIn, refuseWhileEnvSession, storedSession } from "../auth/session.ts";
+import { ok } from "../ui/colour.ts";
+import { startProgress } from "../ui/progress.ts";
+import { sanitize } from "../ui/sanitize.ts";
 
 const REVOKE_TIMEOUT_MS = 5000;
 
@@ -22,12 +25,15 @@ export async function run(ctx: Ctx, _args: string[], _o: JsonOnlyOptions): Promi
   let revoked = false;
   let revokeFailure: string | null = null;
   const http = ctx.http({ baseUrl: session.hostRef.baseUrl, bearer: session.bearer, timeoutMs: REVOKE_TIMEOUT_MS });
+  const progress = startProgress(ctx, "Signing out…");
   try {
     const res = await http.delete("/account/sessions/self", { retry: false, acceptStatus: [400, 401, 403, 404, 405, 409, 422, 500, 502, 503, 504] });
     revoked = res.status >= 200 && res.status < 300;
     if (!revoked) revokeFailure = `server revoke failed (${res.status} ${reasonFor(res.status)})`;
   } catch (e) {
     revokeFailure = `server revoke failed (${e instanceof CliError ? e.message : String(e)})`;
+  } finally {
+    progress.done();
   }
   try {
     await clearSession(ctx.config, session);
@@ -40,7 +46,7 @@ export async function run(ctx: Ctx, _args: string[], _o: JsonOnlyOptions): Promi
   // Said only once the clear has happened.
   if (revokeFailure) await ctx.err(`warning: ${revokeFailure}; local credentials cleared anyway\n`);
   if (ctx.json) await ctx.out(JSON.stringify({ logged_out: true, host: session.hostRef.host, server_revoked: revoked }) + "\n");
-  else await ctx.out(`Logged out of ${session.hostRef.host}\n`);
+  else await ok(ctx, `Logged out of ${sanitize(session.hostRef.host, { oneLine: true })}`);
   return 0;
 }
 
