@@ -155,7 +155,7 @@ try {
   code = await main(argv);
 } catch (e) {
   const err = toCliError(e);
-  const json = argv.includes("--json") || argv.some((a) => a === "--jq" || a.startsWith("--jq=")) || jsonRequested(false);
+  const json = argv.includes("--json") || jsonRequested(false);
   const rendered = renderError(err, json);
   // A person at a terminal gets a red X; JSON and piped errors stay as they are.
   await writeErr(json ? rendered : markError(styleFor(new Ctx(process.env as Record<string, string | undefined>), 2), rendered));

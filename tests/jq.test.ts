@@ -44,18 +44,18 @@ describe("--jq", () => {
 
   test("a bad expression is a usage error with jq's message, and nothing is sent", async () => {
     const before = s.requests.length;
-    const r = await run(["get", "apps", "--jq", ".[] | select(.mode =="], { env });
+    const r = await run(["get", "apps", "--json", "--jq", ".[] | select(.mode =="], { env });
     expect(r.code).toBe(2);
     const e = envelope(r.stderr);
     expect(e.code).toBe("usage_invalid_flag");
     expect(e.message).toStartWith("--jq: syntax error");
-    const u = await run(["get", "apps", "--jq", "nosuchfn(1)"], { env });
+    const u = await run(["get", "apps", "--json", "--jq", "nosuchfn(1)"], { env });
     expect(envelope(u.stderr).message).toContain("nosuchfn/1 is not defined");
     expect(s.requests.length).toBe(before);
   });
 
   test("an expression that does not fit the data is an error naming jq's complaint", async () => {
-    const r = await run(["auth", "status", "--jq", ".host[0]"], { env });
+    const r = await run(["auth", "status", "--json", "--jq", ".host[0]"], { env });
     expect(r.code).toBe(2);
     expect(envelope(r.stderr).message).toContain("Cannot index string");
   });
