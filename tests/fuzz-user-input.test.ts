@@ -276,7 +276,7 @@ describe("bad user input", () => {
 
   test("--host that is not a Dify server: HTML, HTML 404, any-JSON, login-page redirect", async () => {
     const targets: [string, string, number[], RegExp][] = [
-      ["html", `http://127.0.0.1:${html.port}`, [1], /not JSON|not a Dify|Dify server/i],
+      ["html", `http://127.0.0.1:${html.port}`, [6], /not JSON|not a Dify|Dify server/i],
       ["html404", `http://127.0.0.1:${html404.port}`, [6], /does not implement the OAuth device flow/],
       ["json", `http://127.0.0.1:${jsonAny.port}`, [1], /missing|Dify server/],
       ["redirect", `http://127.0.0.1:${redirector.port}`, [1], /redirect/],

@@ -138,7 +138,7 @@ describe("auth login failure modes", () => {
     const s = await server({ deviceFlow: false });
     const r = await login(s.url, tempDir(), ["--json"]);
     expect(r.code).toBe(6);
-    expect(envelope(r.stderr)).toMatchObject({ code: "unsupported_endpoint", message: "this host does not implement the OAuth device flow" });
+    expect(envelope(r.stderr)).toMatchObject({ code: "unsupported_endpoint", message: expect.stringMatching(/^127\.0\.0\.1:\d+ does not look like a Dify server: it does not implement the OAuth device flow \(POST \/openapi\/v1\/oauth\/device\/code answered HTTP 404\)$/) });
   });
 
   test("rate limited /code → rate_limited, exit 7", async () => {

@@ -13,16 +13,32 @@ export interface DeviceCode {
   interval: number;
 }
 
-const NO_DEVICE_FLOW = "this host does not implement the OAuth device flow";
+/** Answers that mean the device flow is not served here: no such route, no such method, not implemented. */
+const NO_DEVICE_FLOW_STATUS = [404, 405, 501];
+
+/**
+ * The host answered the device flow, but not as Dify does: a web page, a 404 or a 501. Most often
+ * the URL points at something else (a marketing site, a proxy's error page, another service).
+ */
+export function notDifyServer(http: HttpClient, path: string, status: number, html = false): CliError {
+  const host = (() => { try { return new URL(http.baseUrl).host; } catch { return "the host"; } })();
+  return new CliError("unsupported_endpoint", `${host} does not look like a Dify server: it does not implement the OAuth device flow (POST ${path} answered ${html ? "with a web page" : `HTTP ${status}`})`, {
+    hint: "check the host URL: it is the address of your Dify server (where its web console is); a Dify too old for difyctl has no device flow either",
+    httpStatus: status,
+  });
+}
 
 /** POST /oauth/device/code, with the server's failure modes (no device flow, rate limit, refusal) mapped to CLI errors. */
 export async function requestDeviceCode(http: HttpClient, deviceLabel: string, signal?: AbortSignal): Promise<DeviceCode> {
+  const path = "/openapi/v1/oauth/device/code";
   const res = await http.post<Record<string, unknown>>("/oauth/device/code", { client_id: CLIENT_ID, device_label: deviceLabel }, {
-    retry: false, acceptStatus: [400, 404, 405, 429], signal,
+    retry: false, acceptStatus: [400, 429, ...NO_DEVICE_FLOW_STATUS], signal,
+  }).catch((e) => {
+    // A 2xx that is not JSON: a web page answering every path.
+    if (e instanceof CliError && e.code === "unknown" && e.httpStatus !== undefined && e.httpStatus < 300) throw notDifyServer(http, path, e.httpStatus, true);
+    throw e;
   });
-  if (res.status === 404 || res.status === 405) {
-    throw new CliError("unsupported_endpoint", NO_DEVICE_FLOW, { hint: "check the host URL; the server may be too old for difyctl", httpStatus: res.status });
-  }
+  if (NO_DEVICE_FLOW_STATUS.includes(res.status)) throw notDifyServer(http, path, res.status);
   if (res.status === 429) {
     throw new CliError("rate_limited", "too many sign-in attempts from this address", { hint: "wait a while (the server allows 60 an hour) and try again", httpStatus: 429 });
   }
@@ -63,10 +79,10 @@ function sanitizeCode(s: string): string {
 /** POST /oauth/device/token once. Transport and 5xx failures throw (the poller retries them). */
 export async function pollDeviceToken(http: HttpClient, deviceCode: string, signal?: AbortSignal): Promise<PollOutcome> {
   const res = await http.post<Record<string, unknown>>("/oauth/device/token", { device_code: deviceCode, client_id: CLIENT_ID }, {
-    retry: false, acceptStatus: [400, 403, 404, 405, 409, 422], signal,
+    retry: false, acceptStatus: [400, 403, 409, 422, ...NO_DEVICE_FLOW_STATUS], signal,
   });
   const b = (res.body ?? {}) as Record<string, unknown>;
-  if (res.status === 404 || res.status === 405) throw new CliError("unsupported_endpoint", NO_DEVICE_FLOW, { httpStatus: res.status });
+  if (NO_DEVICE_FLOW_STATUS.includes(res.status)) throw notDifyServer(http, "/openapi/v1/oauth/device/token", res.status);
   if (res.status === 200) {
     if (typeof b.token !== "string" || !b.token) throw new CliError("unknown", "the server approved the sign-in but sent no token", { httpStatus: 200 });
     return { kind: "token", payload: b };

@@ -307,7 +307,7 @@ export class HttpClient {
       } catch (e) {
         if (!ok) return { status: res.status, headers: res.headers, body: {} as T };
         if (e instanceof CliError) throw e;
-        throw new CliError("unknown", `the server sent a response that is not JSON (HTTP ${res.status})`, { hint: "check that the host is a Dify server" });
+        throw new CliError("unknown", `the server sent a response that is not JSON (HTTP ${res.status})`, { hint: "check that the host is a Dify server", httpStatus: res.status });
       }
     }
     const se = parseErrorBody(text);
