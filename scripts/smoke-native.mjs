@@ -59,8 +59,15 @@ async function main() {
 }
 
 async function keychainRoundTrip() {
-  const bun = join(ROOT, "node_modules", ".bin", process.platform === "win32" ? "bun.exe" : "bun");
-  const server = spawn(existsSync(bun) ? bun : "bun", [join(ROOT, "scripts", "fake-server.ts"), "--interval", "0.2", "--slow-down-window-ms", "100", "--auto-approve-after-polls", "1"], { stdio: ["ignore", "pipe", "inherit"], shell: process.platform === "win32" });
+  // Bun from npm: the binary its postinstall put in place, else its platform package's binary
+  // (node_modules/.bin holds only wrappers on Windows).
+  const os = process.platform === "win32" ? "windows" : process.platform;
+  const arch = process.arch === "arm64" ? "aarch64" : process.arch;
+  const exe = process.platform === "win32" ? "bun.exe" : "bun";
+  const bun = [join(ROOT, "node_modules", "bun", "bin", "bun.exe"), ...["", "-baseline", "-musl"].map((v) => join(ROOT, "node_modules", "@oven", `bun-${os}-${arch}${v}`, "bin", exe))]
+    .find((p) => existsSync(p));
+  if (!bun) throw new Error("no Bun in node_modules/@oven: run npm ci first (the fake server runs on Bun)");
+  const server = spawn(bun, [join(ROOT, "scripts", "fake-server.ts"), "--interval", "0.2", "--slow-down-window-ms", "100", "--auto-approve-after-polls", "1"], { stdio: ["ignore", "pipe", "inherit"] });
   try {
     const url = await new Promise((resolve, reject) => {
       let buf = "";
