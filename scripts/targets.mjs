@@ -1,7 +1,7 @@
 // The build matrix: one row per shipped binary. `addon` is the @napi-rs/keyring platform package
 // suffix whose .node must be embedded (and the only one allowed in that binary).
 
-/** The five targets of the prebuild matrix (seed 002): `npm run build:all`. */
+/** The five targets of the prebuild matrix: `npm run build:all`. */
 export const CORE_TARGETS = [
   { id: "linux-x64", bun: "bun-linux-x64", os: "linux", arch: "x64", addon: "linux-x64-gnu" },
   { id: "linux-arm64", bun: "bun-linux-arm64", os: "linux", arch: "arm64", addon: "linux-arm64-gnu" },

@@ -1,4 +1,4 @@
-// The container recipe of docs/containers.md (seed 000, Option 2): sign in where there is no
+// The container recipe of docs/containers.md: sign in where there is no
 // keychain, copy the config dir, then run the copied binary alone in an empty directory with the
 // copy mounted read-only, no D-Bus and no node_modules anywhere. Also the DIFY_TOKEN alternative.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -15,7 +15,7 @@ const isRoot = process.getuid?.() === 0;
 beforeAll(async () => {
   s = await startFakeServer({ ...FAST, autoApprove: { afterPolls: 1 } });
   const original = join(tempDir(), "difyctl");
-  const r = await login(s.url, original); // baseEnv has no D-Bus: file storage, as seed 000 requires
+  const r = await login(s.url, original); // baseEnv has no D-Bus: file storage, as a container has
   if (r.code !== 0) throw new Error(`login failed: ${r.stderr}`);
   config = join(tempDir("difyctl-copied-"), "config");
   cpSync(original, config, { recursive: true });
