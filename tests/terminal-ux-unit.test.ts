@@ -35,7 +35,10 @@ describe("colour: decided from the environment, then the stream", () => {
   });
 
   test("a terminal gets colour and symbols; NO_COLOR keeps the symbols only; a pipe gets neither unless forced", () => {
+    const before = process.env.FORCE_COLOR;
     const tty = styleFor(info({}, true), 1);
+    // Loading picocolors sets FORCE_COLOR only for the length of the import (a child process must not inherit it).
+    expect(process.env.FORCE_COLOR).toBe(before);
     expect(tty).toMatchObject({ tty: true, colour: true });
     expect(okText(tty, "Logged out of h")).toBe(`${ESC}32m✓${ESC}39m Logged out of h`);
     const plainTty = styleFor(info({ NO_COLOR: "1" }, true), 1);

@@ -1,9 +1,8 @@
 // Colour and symbols for people at a terminal; nothing for pipes, files and agents.
 //
 // Whether a stream gets colour is decided from the environment first, then from whether it is a
-// terminal. picocolors is loaded only once colour has been decided: importing it touches
-// process.stdout (through node:tty), which costs a compiled binary ~10-20 ms that a piped or
-// agent run must never pay. Everything here is synchronous and cached per context and stream.
+// terminal. picocolors is loaded only once colour has been decided, so a piped or agent run never
+// loads it. Everything here is synchronous and cached per context and stream.
 import type { Env } from "../cli/context.ts";
 
 /** What the decision needs from a command context (a Ctx, or a fake in tests). */
@@ -71,8 +70,21 @@ let loaded: Omit<Style, "tty" | "colour"> | null = null;
 
 function palette(): Omit<Style, "tty" | "colour"> {
   if (loaded) return loaded;
-  // Loaded here and only here: the module body reads process.stdout (see the top of this file).
-  const pc = (require("picocolors") as typeof import("picocolors")).createColors(true);
+  // Loaded here and only here. At import picocolors makes its own colour decision by reading
+  // process.stdout.isTTY, a getter that builds the stream: ~10 ms in the compiled binary
+  // (measured). The decision is made already and createColors(true) ignores picocolors' own, so
+  // FORCE_COLOR is set for the length of the (synchronous) import, which skips that read.
+  const env = process.env;
+  const before = env.FORCE_COLOR;
+  env.FORCE_COLOR = "1";
+  let mod: typeof import("picocolors");
+  try {
+    mod = require("picocolors") as typeof import("picocolors");
+  } finally {
+    if (before === undefined) delete env.FORCE_COLOR;
+    else env.FORCE_COLOR = before;
+  }
+  const pc = mod.createColors(true);
   // Bright red rather than SGR 31: plain red is what hostile server text most often carries, so
   // a test (or a person) can tell difyctl's own colour from an injected one.
   loaded = { green: pc.green, yellow: pc.yellow, red: pc.redBright, bold: pc.bold, dim: pc.dim };
