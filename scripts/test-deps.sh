@@ -10,7 +10,7 @@ set -uo pipefail
 # libsecret's secret-tool as an independent client; install.sh is checked with shellcheck and run
 # under busybox sh and zsh; the arm64 release binary runs under qemu.
 PAIRS="dbus-run-session:dbus dbus-daemon:dbus-daemon gnome-keyring-daemon:gnome-keyring secret-tool:libsecret-tools
-shellcheck:shellcheck busybox:busybox zsh:zsh qemu-aarch64:qemu-user script:bsdutils"
+shellcheck:shellcheck busybox:busybox zsh:zsh qemu-aarch64:qemu-user script:bsdutils unzip:unzip"
 
 missing() {
   local need=""
