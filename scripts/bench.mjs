@@ -120,6 +120,10 @@ else Bun.write(Bun.stdout, JSON.stringify(parse()) + "\\n");
     console.log(c.name.padEnd(36), `${m.toFixed(2)}ms`.padStart(8), `${(m - pbase).toFixed(2)}ms`.padStart(8), (Number.isNaN(per) ? "" : `${per.toFixed(2)}µs`).padStart(10));
   }
 }
+// What colour and terminal handling cost a person at a terminal, apart from the cold start above.
+if (existsSync(join(ROOT, "scripts", "bench-tty.mjs")) && !process.env.BENCH_SKIP_TTY) {
+  spawnSync("node", [join(ROOT, "scripts", "bench-tty.mjs")], { stdio: "inherit" });
+}
 if (existsSync(join(ROOT, "scripts", "bench-stream.mjs")) && !process.env.BENCH_SKIP_STREAM) {
   spawnSync("node", [join(ROOT, "scripts", "bench-stream.mjs")], { stdio: "inherit" });
 }
