@@ -116,6 +116,17 @@ describe("names instead of ids", () => {
     }
   });
 
+  test("external SSO sessions: get and run a permitted app by its name", async () => {
+    const t = await pool.start({ autoApprove: { afterPolls: 1, as: "sso" } });
+    const d = join(tempDir(), "cfg");
+    expect((await login(t.url, d)).code).toBe(0);
+    const g = await run(["get", "permitted-external-app", "text summarizer", "--json"], { env: baseEnv(d) });
+    expect(JSON.parse(g.stdout)).toMatchObject({ id: A.summarizer, name: "Text Summarizer" });
+    const r = await run(["run", "permitted-external-app", "Support Chat", "hello"], { env: baseEnv(d) });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(answerFor(t.apps.find((x) => x.id === A.supportChat)!, "hello", {}) + "\n");
+  });
+
   test("auth use by name; auth status -v and --json list the workspaces", async () => {
     const r = await run(["auth", "use", "side project", "--json"], { env });
     expect(JSON.parse(r.stdout)).toEqual({ workspace: { id: IDS.workspaces.side, name: "Side Project", role: "normal" } });
