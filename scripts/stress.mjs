@@ -1,4 +1,4 @@
-// npm run stress: the full reliability run of issue 7 — hundreds of kill -9s, 50 concurrent
+// npm run stress: the full reliability run — hundreds of kill -9s, 50 concurrent
 // readers against writers, thousands of hostile-server cases, every flag with hostile values,
 // broken local files — then the secrets scan over everything captured. Prints the figures.
 //   DIFYCTL_SEED=<n> npm run stress     replays a run (the seed is printed either way)

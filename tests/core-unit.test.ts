@@ -48,7 +48,7 @@ describe("host normalisation", () => {
   });
 });
 
-describe("browser decision (seed 003 table)", () => {
+describe("browser decision table", () => {
   const base = { noBrowser: false, env: { DISPLAY: ":0" }, platform: "linux", stdoutTTY: true, stderrTTY: true };
   test("each row", () => {
     expect(decideBrowser(base)).toEqual({ open: true });
@@ -70,7 +70,7 @@ describe("browser decision (seed 003 table)", () => {
 });
 
 describe("error model", () => {
-  test("exit code table of DESIGN.md", () => {
+  test("exit code table"), () => {
     expect(exitCodeFor("auth_expired")).toBe(4);
     expect(exitCodeFor("wrong_surface")).toBe(2);
     expect(exitCodeFor("version_skew")).toBe(6);

@@ -150,9 +150,9 @@ describe("pollMarginMs", () => {
   });
 });
 
-// ---------- seed 003 error-state table ----------
+// ---------- the device flow's error states ----------
 
-describe("seed 003 error states", () => {
+describe("device flow error states", () => {
   test("authorization_pending: keep polling at the same interval, no events, then token", async () => {
     const r = run([PENDING, PENDING, PENDING, TOKEN]);
     expect(await r.promise).toEqual(PAYLOAD);

@@ -1,4 +1,4 @@
-// Issue 7 §2: 50 readers (auth status, and the commands that read the session and call the
+// 50 readers (auth status, and the commands that read the session and call the
 // server) run while writers sign in, switch workspace and sign out on the same config dir. No
 // reader may see a torn file or a token without its metadata; writers serialise through the
 // lock; a stale lock left by a killed process is recovered.

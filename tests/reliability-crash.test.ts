@@ -1,4 +1,4 @@
-// Issue 7 §1: kill -9 the binary at random points of login, logout, `auth use` and 401 clearing,
+// kill -9 the binary at random points of login, logout, `auth use` and 401 clearing,
 // then check the config dir: it parses, holds the old session or the new one and never a mix,
 // and whatever debris the kill left (temp files, the lock, an orphan token entry) is gone after
 // the next run. Seeded: DIFYCTL_SEED=<n> replays the same operations and kill delays.

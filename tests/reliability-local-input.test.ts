@@ -1,4 +1,4 @@
-// Issue 7 §4: bad local input. Malformed, truncated, wrong-typed, huge and hostile hosts.yml and
+// Bad local input. Malformed, truncated, wrong-typed, huge and hostile hosts.yml and
 // tokens.yml; loose file modes; a config dir that is a file, a FIFO, a symlink to another user's
 // dir, read-only; an unwritable $TMPDIR. Each gives a clear error or warning with the exit code of
 // the table, and no command (a login attempt included) overwrites a file with less than it had.

@@ -1,4 +1,4 @@
-// Issue 7 §6: the secrets scan. Runs AFTER every other test (it is not matched by bun's default
+// The secrets scan. Runs AFTER every other test (it is not matched by bun's default
 // *.test.ts glob; run it explicitly, last):
 //   bun test ./tests/secrets-scan.final.ts
 // It first drives every command with DIFY_DEBUG=1 (so debug logs are in the capture), then scans

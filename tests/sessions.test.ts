@@ -154,7 +154,7 @@ describe("401 and 5xx against the stored session (file mode)", () => {
   }, 20_000);
 });
 
-// ── A config dir copied from another machine and mounted read-only (seed 000) ─────────────────
+// ── A config dir copied from another machine and mounted read-only ─────────────────
 //
 // As root, chmod does not stop writes (CAP_DAC_OVERRIDE), so the test uses what a container
 // really gets from `docker run -v dir:/config:ro`: a read-only mount (EROFS), made with a private

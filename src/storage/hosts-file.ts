@@ -6,7 +6,7 @@ export type TokenStorage = "keychain" | "file";
 export interface Workspace { id: string; name: string; role: string }
 export interface Account { id: string; email: string; name: string }
 
-/** hosts.yml: session metadata (seed 003 schema). Never holds the bearer. */
+/** hosts.yml: session metadata (host, subject, workspaces, where the token lives). Never holds the bearer. */
 export interface HostsFile {
   current_host?: string;
   /** Only written when the host is not https (login --insecure). */

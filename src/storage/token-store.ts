@@ -1,7 +1,7 @@
 import type { ConfigStore } from "./config-store.ts";
 import type { TokenStorage } from "./hosts-file.ts";
 
-/** The keychain JSON blob of seed 003; the file store keeps the same fields. */
+/** The credential blob kept in the keychain; the file store keeps the same fields. */
 export interface StoredCredential {
   bearer: string;
   source: "oauth";

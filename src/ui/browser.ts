@@ -2,7 +2,7 @@ type Env = Record<string, string | undefined>;
 
 export interface BrowserDecision { open: boolean; reason?: "opted_out" | "ssh" | "headless" | "non_interactive" }
 
-/** Seed 003 §Browser-open decision: the first matching condition skips the auto-open. */
+/** Whether to open a browser: the first matching condition skips the auto-open. */
 export function decideBrowser(o: { noBrowser: boolean; env: Env; platform: string; stdoutTTY: boolean; stderrTTY: boolean }): BrowserDecision {
   if (o.noBrowser) return { open: false, reason: "opted_out" };
   if (o.env.SSH_CONNECTION || o.env.SSH_TTY) return { open: false, reason: "ssh" };

@@ -71,7 +71,7 @@ function rsRemainder(data: number[], divisor: number[]): number[] {
   return r;
 }
 
-/** Splits the data into blocks, appends each block's ECC and interleaves them (§7.6). */
+/** Splits the data into blocks, appends each block's ECC and interleaves them (ISO/IEC 18004 §7.6). */
 function withEcc(data: number[], ver: number, ecl: Ecl): number[] {
   const nb = NUM_BLOCKS[ecl][ver - 1];
   const ecLen = ECC_PER_BLOCK[ecl][ver - 1];
@@ -178,7 +178,7 @@ class Matrix {
     }
   }
 
-  /** The zig-zag placement of §7.7.3, two columns at a time from the bottom right. */
+  /** The zig-zag placement of ISO/IEC 18004 §7.7.3, two columns at a time from the bottom right. */
   drawCodewords(data: number[]): void {
     const n = this.size;
     let i = 0;
@@ -229,7 +229,7 @@ function maskBit(mask: number, x: number, y: number): boolean {
   }
 }
 
-/** The four penalty rules of §7.8.3; the mask with the lowest score is used. */
+/** The four penalty rules of ISO/IEC 18004 §7.8.3; the mask with the lowest score is used. */
 export function penaltyScore(m: boolean[][]): number {
   const n = m.length;
   let score = 0;

@@ -1,4 +1,4 @@
-// Response builders for the four error-body families of the contract (§1.1).
+// Response builders for the four error-body families the real server uses.
 
 export const ANTI_FRAMING: Record<string, string> = {
   "X-Frame-Options": "DENY",

@@ -1,5 +1,5 @@
 // A faithful fake of the Dify `/openapi/v1` surface used by difyctl, following the "June"
-// snapshot of /work/shared/reference/dify-server-contract.md. Bun built-ins only.
+// snapshot of the real Dify server's wire behaviour. Bun built-ins only.
 
 import type { Server } from "bun";
 import { devicePage, resultPage } from "./device-page";
@@ -605,7 +605,7 @@ class FakeDify {
     };
   }
 
-  // ───────────────────────── bearer pipeline (§4.2) ─────────────────────────
+  // ───────────────────────── bearer pipeline ─────────────────────────
 
   private invalidBearer(): Response {
     return this.faults.invalidBearer500 ? errorBody(500) : errorBody(401, "invalid bearer");

@@ -1,4 +1,4 @@
-// SSE bodies for POST /apps/<id>/run (§2.14): `data: {json}\n\n` frames and `event: ping\n\n`.
+// SSE bodies for POST /apps/<id>/run: `data: {json}\n\n` frames and `event: ping\n\n`.
 
 import type { App } from "./fixtures";
 import { newUuid, sleep } from "./util";

@@ -1,4 +1,4 @@
-// Device-flow state (the Redis keys of §3.2) and the oauth_access_tokens table (§4.2).
+// Device-flow state (the server's Redis keys) and the oauth_access_tokens table.
 
 import type { Account, SsoSubject } from "./fixtures";
 import { newUuid, sha256Hex, tokenUrlsafe } from "./util";
@@ -120,7 +120,7 @@ export class TokenStore {
 
   /**
    * Mint a token for `subject` and apply rotation on (subject_email, subject_issuer, client_id,
-   * device_label) — §3.6. june: revoke the prior live row and insert a new one (new id);
+   * device_label). june: revoke the prior live row and insert a new one (new id);
    * v1.0: update the prior row in place (same id).
    */
   mint(

@@ -179,7 +179,7 @@ export function outputProblems(r: SpawnResult, o: { json: boolean; allowExits?: 
   if (TOKEN_RE().test(r.stdout + r.stderr)) p.push("a token appears in the output");
   if (DEVICE_CODE_RE().test(r.stdout + r.stderr)) p.push("a device code appears in the output");
   if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u009b]/.test(r.stderr.replace(/\r(?=Waiting)/g, ""))) p.push("raw control characters on stderr");
-  // `auth status` when logged out is a result, not an error: JSON on stdout, exit 4 (seed 003).
+  // `auth status` when logged out is a result, not an error: JSON on stdout, exit 4.
   const loggedOutStatus = r.code === 4 && /^\{"host":null,"logged_in":false\}\n$/.test(r.stdout);
   // `auth doctor` is a report: failed checks give exit 1 with the report ({"ok":false,…}) on stdout.
   const doctorReport = o.report === true && r.code === 1 && (/^\{"ok":false,/.test(r.stdout) || /^fail  /m.test(r.stdout));
