@@ -1,4 +1,4 @@
-import { childWords, type Command, findCommand, flagsOf, GLOBAL_FLAGS, HELP_COMMAND, isGroup, type ParsedOptions, VERSION_OPTION } from "./cli/command-table.ts";
+import { childWords, type Command, findCommand, flagsOf, GLOBAL_FLAGS, HELP_COMMAND, isGroup, type ParsedOptions, splitCommandWords, VERSION_OPTION } from "./cli/command-table.ts";
 import { Ctx } from "./cli/context.ts";
 import { CliError, renderError, toCliError } from "./cli/errors.ts";
 import { flushOutput, jsonRequested, writeErr, writeOut } from "./cli/output.ts";
@@ -19,15 +19,7 @@ async function main(argv: string[]): Promise<number> {
   // The command words, with global flags allowed before and among them (`difyctl --json auth
   // status`, `difyctl auth --json status`); the rest is the command's own argv, and the global
   // flags (which take no value, so moving them changes nothing else) join it in front.
-  const globals: string[] = [];
-  const words: string[] = [];
-  let i = 0;
-  for (; i < argv.length; i++) {
-    if (GLOBAL_FLAGS.includes(argv[i])) globals.push(argv[i]);
-    else if (argv[i].startsWith("-")) break;
-    else words.push(argv[i]);
-  }
-  const rest = argv.slice(i);
+  const { words, globals, rest } = splitCommandWords(argv);
 
   if (words.length === 0) {
     if (rest.length === 0) {

@@ -70,7 +70,7 @@ describe("browser decision table", () => {
 });
 
 describe("error model", () => {
-  test("exit code table"), () => {
+  test("exit code table", () => {
     expect(exitCodeFor("auth_expired")).toBe(4);
     expect(exitCodeFor("wrong_surface")).toBe(2);
     expect(exitCodeFor("version_skew")).toBe(6);

@@ -153,6 +153,24 @@ export const VERSION_OPTION = { long: "version", short: "V", type: "boolean", de
 export const GLOBAL_OPTIONS: readonly OptionSpec[] = [JSON_OPTION, HELP_OPTION];
 export const GLOBAL_FLAGS: readonly string[] = GLOBAL_OPTIONS.flatMap((o) => [`--${o.long}`, ...(o.short ? [`-${o.short}`] : [])]);
 
+/**
+ * The command words at the front of `argv`, with global flags allowed before and among them
+ * (`difyctl --json auth status`, `difyctl auth --json status`): the words, the global flags set
+ * aside, and the rest from the first other flag on. Global flags take no value, so moving them
+ * changes nothing else. The router and completion both read argv this way.
+ */
+export function splitCommandWords(argv: readonly string[]): { words: string[]; globals: string[]; rest: string[] } {
+  const words: string[] = [];
+  const globals: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    if (GLOBAL_FLAGS.includes(argv[i])) globals.push(argv[i]);
+    else if (argv[i].startsWith("-")) break;
+    else words.push(argv[i]);
+  }
+  return { words, globals, rest: argv.slice(i) };
+}
+
 // ------------------------------------------------------------------ options per command
 
 const LOGIN_OPTIONS = {

@@ -2,7 +2,7 @@
 // and show what it prints, so the candidates always match the installed binary (a saved script
 // never goes stale) and the logic lives once, here, driven by the command table. Dynamic values
 // come from local files only — never the network — so a <Tab> costs one cold start (~10 ms).
-import { type Command, COMMANDS, childWords as tableChildWords, type Flag, flagsOf, GLOBAL_FLAGS, HELP_COMMAND, pathsOf, type ValueKind } from "./command-table.ts";
+import { type Command, COMMANDS, childWords as tableChildWords, type Flag, flagsOf, HELP_COMMAND, pathsOf, splitCommandWords, type ValueKind } from "./command-table.ts";
 
 export const SHELLS = ["bash", "zsh", "fish", "powershell"] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -62,16 +62,9 @@ export function complete(words: string[], src: CompletionSources): Candidate[] {
 
   // Global flags may come before and among the command words: set them aside after the words, as
   // the router does, so they count as given and the words still find the command.
-  const lead: string[] = [];
-  const globals: string[] = [];
-  let k = 0;
-  for (; k < before.length; k++) {
-    if (GLOBAL_FLAGS.includes(before[k])) globals.push(before[k]);
-    else if (before[k].startsWith("-")) break;
-    else lead.push(before[k]);
-  }
-  const flagAfterWords = k < before.length;
-  before = [...lead, ...globals, ...before.slice(k)];
+  const { words: lead, globals, rest: flagsOn } = splitCommandWords(before);
+  const flagAfterWords = flagsOn.length > 0;
+  before = [...lead, ...globals, ...flagsOn];
 
   // Longest command path matching the leading words.
   let cmd: Command | null = null;
