@@ -42,6 +42,16 @@ const cases = [
   { name: "difyctl auth whoami", cmd: [bin, "auth", "whoami"] },
 ];
 
+// BENCH_COMPARE_BIN=<another build>: the same start-up cases for it, side by side in the same rounds
+// (a before/after measurement that machine noise hits alike).
+if (process.env.BENCH_COMPARE_BIN) {
+  const other = process.env.BENCH_COMPARE_BIN;
+  cases.push(
+    { name: "compare: --version", cmd: [other, "--version"] },
+    { name: "compare: auth status", cmd: [other, "auth", "status"] },
+  );
+}
+
 // Keychain mode (scripts/bench-keychain.mjs): auth status and run app with the bearer in a real
 // Secret Service, and where a keychain read spends its time.
 const keychain = process.env.BENCH_SKIP_KEYCHAIN ? null : await keychainBench({ bin, env, work });

@@ -1,4 +1,4 @@
-import { HttpClient, type HttpClientOptions } from "../http/http-client.ts";
+import type { HttpClient, HttpClientOptions } from "../http/http-client.ts";
 import { configDir } from "../storage/config-dir.ts";
 import { ConfigStore } from "../storage/config-store.ts";
 import { isNotice, markNotice, styleFor } from "../ui/colour.ts";
@@ -68,6 +68,9 @@ export class Ctx {
 
   /** The one place an HTTP client is built: this context's fetch, debug log and cancellation. */
   http(o: Omit<HttpClientOptions, "fetch" | "debug">): HttpClient {
+    // Required here, not imported at the top: the client, its error mapping and JSON bounds are
+    // evaluated only by commands that talk to a server (`auth status` and `--version` do not).
+    const { HttpClient } = require("../http/http-client.ts") as typeof import("../http/http-client.ts");
     return new HttpClient({ debug: this.debug, env: this.env, warn: (line) => void this.err(line + "\n"), ...o, ...(this.fx.fetch ? { fetch: this.fx.fetch } : {}) });
   }
 

@@ -1,4 +1,4 @@
-import { assertLockUsable, assertPrivateDir, checkWritable, ensurePrivateDir, type FileStat, modeTooOpen, readFileIfExists, readFileIfExistsAsync, removeFile, statIfExists, tightenMode, withDirLock, writeFileAtomic } from "./atomic-file.ts";
+import { assertLockUsable, assertPrivateDir, checkWritable, ensurePrivateDir, modeTooOpen, readFileIfExists, readFileIfExistsAsync, removeFile, tightenMode, withDirLock, writeFileAtomic } from "./atomic-file.ts";
 import { configDir } from "./config-dir.ts";
 import { hasSession, type HostsFile, parseHostsFile, parseTokensFile, serializeHostsFile, serializeTokensFile, type TokensFile } from "./hosts-file.ts";
 
@@ -20,10 +20,11 @@ export class ConfigStore {
   private readonly warn: (msg: string) => void;
   private warned = new Set<string>();
   /**
-   * Stats started ahead of the read that needs them, used once (and dropped by any write): a
-   * read-only command's stats of the dir, hosts.yml and tokens.yml cost one thread-pool round trip.
+   * Reads started ahead of the call that needs them, used once (and dropped by any write): a
+   * read-only command's stats of the dir, hosts.yml and tokens.yml take one thread-pool round
+   * trip and the two reads a second one, instead of one round trip per file.
    */
-  private early = new Map<string, Promise<FileStat | null>>();
+  private early = new Map<string, Promise<{ text: string; mode: number } | null>>();
 
   /**
    * `signal`: the command's cancellation, if it has one; a wait for the lock then ends with
@@ -55,17 +56,18 @@ export class ConfigStore {
     this.warnIfForeign(owner);
   }
 
-  private statEarly(name: string): void {
+  private readEarly(name: string): void {
     if (this.early.has(name)) return;
-    const st = statIfExists(this.path(name));
-    st.catch(() => {}); // an error is reported by the read that takes it, if one does
-    this.early.set(name, st);
+    // Stat, then read: the stat still comes first, so a FIFO is refused before anything opens it.
+    const r = readFileIfExistsAsync(this.path(name));
+    r.catch(() => {}); // an error is reported by the read that takes it, if one does
+    this.early.set(name, r);
   }
 
-  private takeEarly(name: string): Promise<FileStat | null> | undefined {
-    const st = this.early.get(name);
+  private takeEarly(name: string): Promise<{ text: string; mode: number } | null> {
+    const r = this.early.get(name) ?? readFileIfExistsAsync(this.path(name));
     this.early.delete(name);
-    return st;
+    return r;
   }
 
   private warnIfForeign(owner: number): void {
@@ -100,7 +102,7 @@ export class ConfigStore {
   }
 
   private async readCheckedAsync(name: string): Promise<string | null> {
-    const [, f] = await Promise.all([this.checkOwnerAsync(), readFileIfExistsAsync(this.path(name), undefined, this.takeEarly(name))]);
+    const [, f] = await Promise.all([this.checkOwnerAsync(), this.takeEarly(name)]);
     return this.modeChecked(name, f);
   }
 
@@ -126,8 +128,9 @@ export class ConfigStore {
 
   /** Read-only commands use these: no node:fs on their start-up path. */
   async readHostsAsync(): Promise<HostsFile> {
-    // A file-mode session reads tokens.yml next.
-    this.statEarly(TOKENS_FILE);
+    // A file-mode session reads tokens.yml next: both files are read in the same round trip.
+    this.readEarly(HOSTS_FILE);
+    this.readEarly(TOKENS_FILE);
     const text = await this.readCheckedAsync(HOSTS_FILE);
     return text === null ? {} : parseHostsFile(text, this.path(HOSTS_FILE));
   }
