@@ -9,6 +9,7 @@ import { ok } from "../ui/colour.ts";
 import { startProgress } from "../ui/progress.ts";
 import { sanitize } from "../ui/sanitize.ts";
 import { explainSsoRefusal, fetchAllSessions, warnTruncated } from "./auth-devices-common.ts";
+import { isTerminalSafe } from "../ui/sanitize.ts";
 
 interface Revoked { id: string; device_label: string; current: boolean }
 
@@ -21,7 +22,7 @@ export async function run(ctx: Ctx, args: string[], o: DevicesRevokeOptions): Pr
   if (target !== undefined && all) throw new CliError("usage_invalid_flag", "give a device or --all, not both");
   if (target !== undefined && target.trim() === "") throw new CliError("usage_invalid_flag", "the device label or id is empty");
   // Labels are printable text: control characters or bytes that were not UTF-8 cannot match one.
-  if (target !== undefined && /[\u0000-\u001f\u007f-\u009f\ufffd]/.test(target)) {
+  if (target !== undefined && (!isTerminalSafe(target) || /[\t\n\ufffd]/.test(target))) {
     throw new CliError("usage_invalid_flag", "the device label or id contains control characters or invalid UTF-8", { hint: "list the sessions with 'difyctl auth devices list'" });
   }
   const interactive = ctx.isTTY(0) && ctx.isTTY(2);

@@ -1,5 +1,6 @@
 // Terminal escape sequences for the sign-in screen: OSC 8 hyperlinks and OSC 52 clipboard
 // writes. Callers only use them when stderr is a terminal; nothing here is sent to a pipe.
+import { isTerminalSafe } from "./sanitize.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -23,7 +24,7 @@ export function hyperlinksSupported(env: Env, isTTY: boolean): boolean {
 
 /** Makes `text` a link to `url`. Control characters are refused so a URL cannot end the sequence early. */
 export function hyperlink(url: string, text: string): string {
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(url)) return text;
+  if (!isTerminalSafe(url) || /[\t\n]/.test(url)) return text;
   return `${ESC}]8;;${url}${ST}${text}${ESC}]8;;${ST}`;
 }
 
