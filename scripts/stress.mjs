@@ -42,6 +42,9 @@ const suites = [
   "./tests/reliability-local-input.test.ts",
   "./tests/reliability-login.test.ts",
   "./tests/reliability-storage.test.ts",
+  // Hostile text in every printed field (read raw from a pty), and TLS / proxy failures.
+  "./tests/terminal-injection.test.ts",
+  "./tests/http-client.test.ts",
 ];
 const t0 = Date.now();
 const main = spawnSync(bun, ["test", "--timeout", "1800000", ...suites], { stdio: "inherit", env });
