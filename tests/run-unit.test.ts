@@ -222,7 +222,11 @@ describe("input validation", () => {
       try { await readInputs(bad, io); } catch (e) { err = e; }
       expect(err).toBeInstanceOf(CliError);
       expect((err as CliError).exitCode).toBe(2);
+      // The flag is named once, and where the text came from when it was not the argument itself.
+      expect((err as CliError).message.split("--inputs").length - 1).toBe(1);
     }
+    const fromStdin = await readInputs("-", { ...io, readStdin: async () => "{nope" }).catch((e) => e as CliError);
+    expect(fromStdin.message).toStartWith("--inputs (read from stdin) is not valid JSON");
   });
 
   test("run shape: chat needs a query, workflows take none, conversations only for chat", () => {

@@ -16,32 +16,33 @@ export async function readInputs(flag: unknown, io: InputsIO): Promise<Record<st
   let text: string;
   let from: string;
   if (raw === "-") {
-    from = "stdin";
+    from = " (read from stdin)";
     text = await io.readStdin();
   } else if (raw.startsWith("@")) {
-    from = raw.slice(1);
-    if (!from) throw new CliError("usage_invalid_flag", "--inputs @file needs a file name", { hint: "e.g. --inputs @inputs.json" });
+    const file = raw.slice(1);
+    from = ` (read from '${file}')`;
+    if (!file) throw new CliError("usage_invalid_flag", "--inputs @file needs a file name", { hint: "e.g. --inputs @inputs.json" });
     try {
-      text = await io.readFile(from);
+      text = await io.readFile(file);
     } catch (e) {
       const code = (e as { code?: string }).code;
-      throw new CliError("usage_invalid_flag", `cannot read --inputs file '${from}'${code ? ` (${code})` : ""}`);
+      throw new CliError("usage_invalid_flag", `cannot read --inputs file '${file}'${code ? ` (${code})` : ""}`);
     }
   } else {
-    from = "--inputs";
+    from = "";
     text = raw;
   }
-  if (text.length > MAX_INPUTS_BYTES) throw new CliError("usage_invalid_flag", `--inputs from ${from} is larger than ${MAX_INPUTS_BYTES >> 20} MiB`);
+  if (text.length > MAX_INPUTS_BYTES) throw new CliError("usage_invalid_flag", `--inputs${from} is larger than ${MAX_INPUTS_BYTES >> 20} MiB`);
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new CliError("usage_invalid_flag", `--inputs from ${from} is not valid JSON: ${(e as Error).message}`, {
+    throw new CliError("usage_invalid_flag", `--inputs${from} is not valid JSON: ${(e as Error).message}`, {
       hint: `pass a JSON object, e.g. --inputs '{"topic":"llamas"}', --inputs @inputs.json or --inputs - (stdin)`,
     });
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new CliError("usage_invalid_flag", `--inputs from ${from} must be a JSON object`, { hint: `e.g. --inputs '{"topic":"llamas"}'` });
+    throw new CliError("usage_invalid_flag", `--inputs${from} must be a JSON object`, { hint: `e.g. --inputs '{"topic":"llamas"}'` });
   }
   return v as Record<string, unknown>;
 }
