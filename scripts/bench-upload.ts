@@ -1,7 +1,7 @@
 // npm run bench (upload section): what --file and --jq cost. Upload throughput of a 10 MB file
 // through difyctl against the fake server, next to `curl -F` to the same endpoint in the same
 // run; and start-up with and without --jq (the jq module loads only with the flag).
-// Run: node_modules/.bin/bun scripts/bench-upload.ts   (BENCH_BIN measures another build)
+// Run by npm run bench, or alone: node_modules/.bin/bun scripts/bench-upload.ts (BENCH_BIN measures another build)
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

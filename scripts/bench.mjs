@@ -137,3 +137,7 @@ if (existsSync(join(ROOT, "scripts", "bench-tty.mjs")) && !process.env.BENCH_SKI
 if (existsSync(join(ROOT, "scripts", "bench-stream.mjs")) && !process.env.BENCH_SKIP_STREAM) {
   spawnSync("node", [join(ROOT, "scripts", "bench-stream.mjs")], { stdio: "inherit" });
 }
+// File uploads (10 MB through difyctl next to curl -F) and what --jq costs when it is, and is not, given.
+if (existsSync(join(ROOT, "scripts", "bench-upload.ts")) && !process.env.BENCH_SKIP_UPLOAD) {
+  spawnSync(BUN, [join(ROOT, "scripts", "bench-upload.ts")], { stdio: "inherit" });
+}
