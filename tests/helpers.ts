@@ -73,6 +73,52 @@ export async function run(args: string[], opts: RunOptions = {}): Promise<RunRes
   return r;
 }
 
+export interface InProcessOptions {
+  env?: Record<string, string | undefined>;
+  /** stdin's text, as a pipe would carry it; none: no input, like the binary's /dev/null. */
+  stdin?: string;
+  /** Which descriptors are terminals (default: none, as when the binary runs piped). */
+  isTTY?: boolean | ((fd: 0 | 1 | 2) => boolean);
+  /** Cancels the run as Ctrl-C would (the process's own signal handlers are never touched). */
+  signal?: AbortSignal;
+  /** The wait between HTTP retries; default: none (every wait is recorded in `sleeps`). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  fetch?: typeof fetch;
+}
+
+/**
+ * Runs one difyctl command inside this process through the router the binary uses (same flag
+ * parser, command table, command modules, error rendering and exit codes), with the output
+ * captured, a fake terminal and the given environment; the config dir is real, and so is the
+ * fake server it talks to over 127.0.0.1. Output passes through the same secret masking and
+ * escaping the binary's writers apply. For command logic; the compiled binary keeps its own
+ * end-to-end tests (binary-smoke and the reliability suites).
+ */
+export async function runInProcess(args: string[], opts: InProcessOptions = {}): Promise<RunResult & { sleeps: number[] }> {
+  const [{ runCli }, { stdoutText, stderrText }, { CliError }] = await Promise.all([
+    import("../src/cli/router.ts"), import("../src/cli/output.ts"), import("../src/cli/errors.ts"),
+  ]);
+  let stdout = "";
+  let stderr = "";
+  const sleeps: number[] = [];
+  const tty = opts.isTTY ?? false;
+  const code = await runCli(args, { ...(opts.env ?? baseEnv(tempDir())) }, {
+    stdout: async (text) => { stdout += stdoutText(text); },
+    stderr: async (text) => { stderr += stderrText(text); },
+    isTTY: typeof tty === "function" ? tty : () => tty,
+    stdin: opts.stdin ?? null,
+    signal: opts.signal ?? new AbortController().signal,
+    sleep: opts.sleep ?? (async (ms, signal) => {
+      sleeps.push(ms);
+      if (signal?.aborted) throw new CliError("cancelled", "cancelled");
+    }),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
+  const r = { code, stdout, stderr };
+  capture(args, r);
+  return { ...r, sleeps };
+}
+
 /** Parses the one-line JSON error envelope from stderr. */
 export function envelope(stderr: string): { code: string; message: string; hint?: string; http_status?: number } {
   const line = stderr.trim().split("\n").filter((l) => l.startsWith("{")).pop();

@@ -10,23 +10,27 @@ import type { SubjectType } from "../storage/hosts-file.ts";
 import { checkInputs, inputsError, type InputsIO, MAX_INPUTS_BYTES, readInputs, schemaFields } from "./input-schema.ts";
 import { type DifyEvent, RunFold, type RunResult, streamLine, toDifyEvent } from "./run-fold.ts";
 import { readSse, type SseEvent } from "../http/sse.ts";
+import { envTimeoutMs } from "../http/http-client.ts";
 import { stdoutClosed } from "../cli/output.ts";
 import { cleanText } from "../ui/table.ts";
 import { CHAT_MODES } from "./app-modes.ts";
-import { readQueryFromStdin, stdinHasInput } from "./query-input.ts";
+import { readQueryFromStdin } from "./query-input.ts";
 import { checkAppRef, resolveApp } from "./resolve-app.ts";
 import { startProgress } from "../ui/progress.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export const fileIO: InputsIO = {
-  async readFile(path) {
-    const f = Bun.file(path);
-    if (f.size > MAX_INPUTS_BYTES) throw Object.assign(new Error("too large"), { code: "EFBIG" });
-    return f.text();
-  },
-  readStdin: () => Bun.stdin.text(),
-};
+/** --inputs from a file or from this context's stdin. */
+export function inputsIO(ctx: Pick<Ctx, "readStdin">): InputsIO {
+  return {
+    async readFile(path) {
+      const f = Bun.file(path);
+      if (f.size > MAX_INPUTS_BYTES) throw Object.assign(new Error("too large"), { code: "EFBIG" });
+      return f.text();
+    },
+    readStdin: () => ctx.readStdin(),
+  };
+}
 
 export type OutputMode = "stream" | "json" | "tty";
 
@@ -45,7 +49,7 @@ export function checkRunShape(mode: string, query: string | undefined, conversat
 /** The run options as the command table types them (`run app`, `run permitted-external-app`). */
 export interface RunOptions { inputs?: string; conversation?: string; stream?: boolean; file?: readonly string[]; think?: boolean; workspace?: string }
 
-export async function runApp(ctx: Ctx, args: string[], o: RunOptions, surface: SubjectType, io: InputsIO = fileIO): Promise<number> {
+export async function runApp(ctx: Ctx, args: string[], o: RunOptions, surface: SubjectType, io: InputsIO = inputsIO(ctx)): Promise<number> {
   const account = surface === "account";
   const command = account ? "run app" : "run permitted-external-app";
   const ref = checkAppRef(args[0]);
@@ -75,7 +79,7 @@ export async function runApp(ctx: Ctx, args: string[], o: RunOptions, surface: S
       const d = await describeApp(http, id, fileFlags ? ["info", "input_schema", "parameters"] : ["info", "input_schema"]);
       const appMode = typeof d.info?.mode === "string" ? d.info.mode : "";
       // A chat app given no query reads it from a pipe or a file on stdin (`echo hi | difyctl run app support`).
-      if (query === undefined && CHAT_MODES.includes(appMode) && o.inputs !== "-" && (await stdinHasInput(ctx))) query = await readQueryFromStdin(io.readStdin, false);
+      if (query === undefined && CHAT_MODES.includes(appMode) && o.inputs !== "-" && (await ctx.stdinHasInput())) query = await readQueryFromStdin(io.readStdin, false);
       checkRunShape(appMode, query, conversation, id);
       if (fileFlags) {
         const { f, flags } = fileFlags;
@@ -179,7 +183,7 @@ export async function streamRun(ctx: Ctx, body: ReadableStream<Uint8Array> | nul
   };
   try {
     try {
-      if (body) await readSse(body, onEvent, { signal: ctx.signal, onChunkDone: mode === "json" ? undefined : flush, idleMs: o.idleMs });
+      if (body) await readSse(body, onEvent, { signal: ctx.signal, onChunkDone: mode === "json" ? undefined : flush, idleMs: o.idleMs ?? envTimeoutMs(ctx.env) ?? undefined });
     } catch (e) {
       if (!(e instanceof StreamDone)) throw e;
     }

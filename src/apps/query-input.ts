@@ -1,6 +1,5 @@
 // A run's query from stdin: `difyctl run app <app> -`, or a chat app given no query while stdin
 // is a pipe or a file (`echo "hi" | difyctl run app support`).
-import type { Ctx } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 
 export const MAX_QUERY_BYTES = 1 << 20;
@@ -15,18 +14,4 @@ export async function readQueryFromStdin(readStdin: () => Promise<string>, input
     throw new CliError("usage_invalid_flag", `the query from stdin is larger than ${MAX_QUERY_BYTES >> 20} MiB`);
   }
   return text.replace(/[\r\n]+$/, "");
-}
-
-/**
- * True when stdin is a pipe or a file someone prepared: not a terminal (a person would be left
- * waiting at a silent prompt) and not /dev/null or a closed stdin.
- */
-export async function stdinHasInput(ctx: Pick<Ctx, "isTTY">): Promise<boolean> {
-  if (ctx.isTTY(0)) return false;
-  try {
-    const st = await Bun.file(0).stat();
-    return st.isFIFO() || st.isFile() || st.isSocket();
-  } catch {
-    return false;
-  }
 }

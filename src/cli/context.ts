@@ -20,6 +20,10 @@ export interface Effects {
   isTTY?: (fd: 0 | 1 | 2) => boolean;
   /** The cancellation signal (default: aborted on SIGINT / SIGTERM). */
   signal?: AbortSignal;
+  /** stdin's text as a pipe would carry it, or null for none (/dev/null). Default: the process's. */
+  stdin?: string | null;
+  /** The wait between HTTP retries (default: a real timer). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** The options every command table entry may carry; each command's own options extend it. */
@@ -71,7 +75,27 @@ export class Ctx {
     // Required here, not imported at the top: the client, its error mapping and JSON bounds are
     // evaluated only by commands that talk to a server (`auth status` and `--version` do not).
     const { HttpClient } = require("../http/http-client.ts") as typeof import("../http/http-client.ts");
-    return new HttpClient({ debug: this.debug, env: this.env, warn: (line) => void this.err(line + "\n"), ...o, ...(this.fx.fetch ? { fetch: this.fx.fetch } : {}) });
+    return new HttpClient({ debug: this.debug, env: this.env, warn: (line) => void this.err(line + "\n"), ...(this.fx.sleep ? { sleep: this.fx.sleep } : {}), ...o, ...(this.fx.fetch ? { fetch: this.fx.fetch } : {}) });
+  }
+
+  /** The whole of stdin (`--inputs -`, a query piped in). */
+  readStdin(): Promise<string> {
+    return this.fx.stdin !== undefined ? Promise.resolve(this.fx.stdin ?? "") : Bun.stdin.text();
+  }
+
+  /**
+   * True when stdin is a pipe or a file someone prepared: not a terminal (a person would be left
+   * waiting at a silent prompt) and not /dev/null or a closed stdin.
+   */
+  async stdinHasInput(): Promise<boolean> {
+    if (this.isTTY(0)) return false;
+    if (this.fx.stdin !== undefined) return this.fx.stdin !== null;
+    try {
+      const st = await Bun.file(0).stat();
+      return st.isFIFO() || st.isFile() || st.isSocket();
+    } catch {
+      return false;
+    }
   }
 
   get debugEnabled(): boolean {

@@ -17,8 +17,18 @@ function escapeC1(text: string): string {
   return /[\u007f-\u009f]/.test(text) ? text.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : text;
 }
 
+/** What writeOut puts on stdout for `text` (an in-process test's capture applies it too). */
+export function stdoutText(text: string): string {
+  return escapeC1(maskSecrets(text));
+}
+
+/** What writeErr puts on stderr for `text`. */
+export function stderrText(text: string): string {
+  return maskSecrets(text);
+}
+
 export function writeOut(text: string): Promise<unknown> {
-  const safe = escapeC1(maskSecrets(text));
+  const safe = stdoutText(text);
   outChain = outChain.then(() => Bun.write(Bun.stdout, safe)).catch(() => { stdoutFailed = true; });
   return outChain;
 }
@@ -29,7 +39,7 @@ export function stdoutClosed(): boolean {
 }
 
 export function writeErr(text: string): Promise<unknown> {
-  const safe = maskSecrets(text);
+  const safe = stderrText(text);
   errChain = errChain.then(() => Bun.write(Bun.stderr, safe)).catch(() => {});
   return errChain;
 }

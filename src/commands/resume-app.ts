@@ -2,7 +2,7 @@
 // follows the resumed run to its end or its next pause (exit 8 again, with the new form).
 import { openApi } from "../auth/api-session.ts";
 import { ACCOUNT_CMDS, checkAppId, describeApp, SSO_CMDS } from "../apps/app-api.ts";
-import { fileIO, type OutputMode } from "../apps/app-run.ts";
+import { inputsIO, type OutputMode } from "../apps/app-run.ts";
 import { buildSubmission, getForm, openRunEvents, type PendingForm, submitForm } from "../apps/human-input.ts";
 import { readInputs } from "../apps/input-schema.ts";
 import { pausedRunFor } from "../apps/pause-cache.ts";
@@ -41,7 +41,7 @@ export async function run(ctx: Ctx, args: string[], o: ResumeAppOptions): Promis
   const token = checkToken(args[1]);
   if (!o.action) throw new CliError("usage_missing_arg", "--action is required: the form's action (button) to take", { hint: "the paused run's JSON lists each form's actions (forms[].actions[].id)" });
   if (o.run !== undefined && !UUID.test(o.run.trim())) throw new CliError("usage_invalid_flag", "--run must be a workflow run id (a UUID)", { hint: "use the workflow_run_id printed when the run paused" });
-  const given = await readInputs(o.inputs, fileIO);
+  const given = await readInputs(o.inputs, inputsIO(ctx));
   const fileMod = o.file?.length ? await import("../apps/file-inputs.ts") : null;
   const flags = fileMod ? fileMod.parseFileFlags(o.file!) : [];
   for (const f of flags) if (f.variable === null) throw new CliError("usage_invalid_flag", `--file '${echoInput(f.raw)}': name the form's input: <var>=@path`);

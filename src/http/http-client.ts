@@ -262,14 +262,14 @@ export class HttpClient {
       headers["Content-Length"] = String(opts.rawBody.length);
       body = opts.rawBody.stream;
     }
-    const envMs = envTimeoutMs();
+    const env = this.o.env ?? process.env;
+    const envMs = envTimeoutMs(env);
     const ms = Math.min(opts.timeoutMs ?? this.o.timeoutMs ?? envMs ?? DEFAULT_TIMEOUT_MS, envMs ?? Infinity);
     // A stream (raw) can rightly run for minutes: for it the deadline covers only the wait for
     // the headers; the stream reader watches for silence instead (sse.ts).
     const deadline = opts.raw ? headersDeadline(ms) : { signal: AbortSignal.timeout(ms), clear() {} };
     const timeout = deadline.signal;
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    const env = this.o.env ?? process.env;
     if (url.startsWith("https:") && tlsVerificationDisabled(env) && !tlsWarned.has(env)) {
       tlsWarned.add(env);
       this.o.warn?.(TLS_DISABLED_WARNING);
