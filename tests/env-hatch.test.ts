@@ -1,9 +1,11 @@
+// The env escape hatch: command logic runs in-process (runInProcess); the sign-in fixture uses the
+// compiled binary, and tests/binary-smoke.test.ts proves the binary end to end.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { envSession } from "../src/auth/session.ts";
 import { type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
-import { baseEnv, envelope, FAST, login, run, tempDir } from "./helpers.ts";
+import { baseEnv, envelope, FAST, login, runInProcess as run, tempDir } from "./helpers.ts";
 
 const MESSAGE = "env escape hatch requires all of DIFY_TOKEN, DIFY_HOST, DIFY_WORKSPACE_ID; missing: ";
 
@@ -30,7 +32,7 @@ describe("env escape hatch (unit)", () => {
   });
 });
 
-describe("env escape hatch (binary)", () => {
+describe("env escape hatch (in-process: the router and commands the binary runs)", () => {
   const partials: [Record<string, string>, string][] = [
     [{ DIFY_TOKEN: "dfoa_" + "x".repeat(43) }, "DIFY_HOST, DIFY_WORKSPACE_ID"],
     [{ DIFY_HOST: "https://dify.example.com" }, "DIFY_TOKEN, DIFY_WORKSPACE_ID"],
