@@ -4,7 +4,7 @@
 // Ctrl-C stops the server-side task with the task_id of the events.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
-import { baseEnv, BIN, capture, envelope, FAST, run, tempDir } from "./helpers.ts";
+import { baseEnv, BIN, capture, envelope, FAST, haveScript, run, runPty, tempDir } from "./helpers.ts";
 
 const A = IDS.apps;
 let s: FakeServer;
@@ -146,4 +146,25 @@ describe("Ctrl-C", () => {
     expect(s.tasks.stopLog).toContainEqual({ appId: A.slowWriter, taskId });
     expect(s.tasks.stopLog.some((x) => x.taskId === runId)).toBe(false);
   });
+});
+
+describe.skipIf(!haveScript)("a pause on a terminal", () => {
+  test("shows the form, takes the answers and the action, submits, and follows the run through the second pause to its end", async () => {
+    const before = s.requests.length;
+    // Every prompt gets "1" + Enter: the first choice of a select, the first action (approve), and
+    // "1" for a text input; typed well after each prompt has been drawn.
+    const keys = Array.from({ length: 14 }, (_, i) => ({ afterMs: 700 + i * 350, text: "1\r" }));
+    const r = await runPty(["run", "app", A.expenseApproval, "--inputs", JSON.stringify({ amount: 42 })], { ...env, TERM: "xterm-256color" }, keys);
+    const out = r.out.replace(/\r/g, "");
+    expect(out).toContain("Manager approval");
+    expect(out).toContain("Finance check");
+    expect(r.code).toBe(0);
+    const posts = s.requests.slice(before).filter((q) => q.method === "POST" && q.path.includes("/form/human_input/"));
+    expect(posts.length).toBe(2);
+    // "1" picks each form's first action: approve, then the finance form's first one.
+    expect(JSON.parse(posts[0]!.body).action).toBe("approve");
+    expect(JSON.parse(posts[1]!.body).action).toBe("book");
+    // Every input of the form is present as a key in what was submitted.
+    expect(Object.keys(JSON.parse(posts[0]!.body).inputs).sort()).toEqual(["category", "comment"]);
+  }, 30_000);
 });
