@@ -1,10 +1,11 @@
-// get apps / get app / run app and the external-SSO commands, through the compiled binary
-// against the fake server.
+// get apps / get app / run app and the external-SSO commands against the fake server: the command
+// logic runs in-process (runInProcess: the binary's router, real HTTP to 127.0.0.1, a temp config
+// dir); Ctrl-C and the sign-in fixture use the compiled binary, as does tests/binary-smoke.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { answerFor, type App, type FakeServer, IDS, startFakeServer, summarize } from "./fake/server.ts";
-import { baseEnv, BIN, capture, envelope, FAST, login, run, tempDir } from "./helpers.ts";
+import { baseEnv, BIN, capture, envelope, FAST, login, runInProcess as run, tempDir } from "./helpers.ts";
 
 const A = IDS.apps;
 let s: FakeServer;
