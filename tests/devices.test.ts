@@ -1,10 +1,12 @@
+// auth devices: command logic runs in-process (runInProcess, the binary's router); sign-in and the
+// terminal prompt (a pty) use the compiled binary, as does tests/binary-smoke.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type DeviceSession, devicesTable, parseSessionsPage, resolveDevice, resolutionError, safeLabel } from "../src/auth/devices.ts";
 import { relativeTime, shortDate } from "../src/ui/relative-time.ts";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
-import { baseEnv, envelope, FAST, login, run, tempDir, serverPool } from "./helpers.ts";
+import { baseEnv, envelope, FAST, login, run, runInProcess, tempDir, serverPool } from "./helpers.ts";
 
 const row = (id: string, label: string, created = "2026-03-15T10:00:00.123456Z"): DeviceSession => ({
   id, prefix: "dfoa_", client_id: "difyctl", device_label: label, created_at: created, last_used_at: null, expires_at: null,
@@ -119,7 +121,7 @@ describe("auth devices list", () => {
 
   test("table with the current device starred and 'never' for last use", async () => {
     // Piped: the same rows, tab-separated, no header (DEVICE, ID, CREATED, LAST USED, CURRENT).
-    const r = await run(["auth", "devices", "list"], { env: c.env });
+    const r = await runInProcess(["auth", "devices", "list"], { env: c.env });
     expect(r.code).toBe(0);
     const lines = r.stdout.split("\n").filter((l) => l !== "");
     expect(lines).toHaveLength(3);
@@ -135,7 +137,7 @@ describe("auth devices list", () => {
   });
 
   test("--json prints the array of sessions with the current flag", async () => {
-    const r = await run(["auth", "devices", "list", "--json"], { env: c.env });
+    const r = await runInProcess(["auth", "devices", "list", "--json"], { env: c.env });
     expect(r.code).toBe(0);
     const arr = JSON.parse(r.stdout) as (DeviceSession & { current: boolean })[];
     expect(arr).toHaveLength(3);
@@ -152,7 +154,7 @@ describe("auth devices list", () => {
     c.s.faults.add({ match: { method: "GET", path: "/account/sessions" }, respond: page(1, ["p1", "p2"], true) });
     c.s.faults.add({ match: { method: "GET", path: "/account/sessions" }, respond: page(2, ["p2", "p3"], false) });
     const before = sessionGets(c.s).length;
-    const r = await run(["auth", "devices", "list", "--json"], { env: c.env });
+    const r = await runInProcess(["auth", "devices", "list", "--json"], { env: c.env });
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as DeviceSession[]).map((x) => x.id)).toEqual(["p1", "p2", "p3"]);
     expect(sessionGets(c.s).slice(before).map((q) => q.query.page)).toEqual(["1", "2"]);
@@ -164,7 +166,7 @@ describe("auth devices list", () => {
       respond: { status: 200, body: { page: 1, limit: 200, total: 99999, has_more: true, data: [{ id: "loop", device_label: "loop", created_at: null, last_used_at: null, expires_at: null }] } },
     });
     const before = sessionGets(c.s).length;
-    const r = await run(["auth", "devices", "list", "--json"], { env: c.env });
+    const r = await runInProcess(["auth", "devices", "list", "--json"], { env: c.env });
     c.s.faults.clear();
     expect(r.code).toBe(0);
     expect(sessionGets(c.s).length - before).toBe(100);
@@ -174,7 +176,7 @@ describe("auth devices list", () => {
 
   test("not logged in → exit 4 before any request", async () => {
     const before = c.s.requests.length;
-    const r = await run(["auth", "devices", "list", "--json"], { env: baseEnv(join(tempDir(), "empty")) });
+    const r = await runInProcess(["auth", "devices", "list", "--json"], { env: baseEnv(join(tempDir(), "empty")) });
     expect(r.code).toBe(4);
     expect(envelope(r.stderr).code).toBe("not_logged_in");
     expect(c.s.requests.length).toBe(before);
@@ -184,7 +186,7 @@ describe("auth devices list", () => {
     const s = await server({ autoApprove: { afterPolls: 1, as: "sso" } });
     const dir = join(tempDir(), "cfg");
     expect((await login(s.url, dir)).code).toBe(0);
-    const r = await run(["auth", "devices", "list"], { env: baseEnv(dir) });
+    const r = await runInProcess(["auth", "devices", "list"], { env: baseEnv(dir) });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("does not let external SSO sessions list or revoke devices");
     expect(existsSync(join(dir, "tokens.yml"))).toBe(true); // a 403 never clears the session
@@ -197,28 +199,28 @@ describe("auth devices revoke", () => {
     const a = c.s.mintToken(undefined, "difyctl on old-thinkpad");
     const b = c.s.mintToken(undefined, "difyctl on ci-runner-01");
     const d = c.s.mintToken(undefined, "difyctl on build-box");
-    let r = await run(["auth", "devices", "revoke", "difyctl on old-thinkpad"], { env: c.env });
+    let r = await runInProcess(["auth", "devices", "revoke", "difyctl on old-thinkpad"], { env: c.env });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("Revoked: difyctl on old-thinkpad\n");
-    r = await run(["auth", "devices", "revoke", b.tokenId], { env: c.env });
+    r = await runInProcess(["auth", "devices", "revoke", b.tokenId], { env: c.env });
     expect(r.stdout).toBe("Revoked: difyctl on ci-runner-01\n");
-    r = await run(["auth", "devices", "revoke", "BUILD", "--json"], { env: c.env });
+    r = await runInProcess(["auth", "devices", "revoke", "BUILD", "--json"], { env: c.env });
     expect(JSON.parse(r.stdout)).toEqual({ revoked: [{ id: d.tokenId, device_label: "difyctl on build-box", current: false }], not_found: [] });
     expect(deletes(c.s).map((q) => q.path.split("/").pop())).toEqual([a.tokenId, b.tokenId, d.tokenId]);
     expect(liveIds(c.s)).toEqual([c.tokenId]);
-    expect((await run(["auth", "status"], { env: c.env })).code).toBe(0); // still signed in here
+    expect((await runInProcess(["auth", "status"], { env: c.env })).code).toBe(0); // still signed in here
   });
 
   test("ambiguous and unknown targets exit 2 with candidates, and nothing is deleted", async () => {
     const c = await signedIn();
     c.s.mintToken(undefined, "difyctl on ci-runner-01");
     c.s.mintToken(undefined, "difyctl on ci-runner-02");
-    let r = await run(["auth", "devices", "revoke", "ci-runner"], { env: c.env });
+    let r = await runInProcess(["auth", "devices", "revoke", "ci-runner"], { env: c.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("'ci-runner' matches 2 sessions");
     expect(r.stderr).toContain("difyctl on ci-runner-01");
     expect(r.stderr).toContain("difyctl on ci-runner-02");
-    r = await run(["auth", "devices", "revoke", "laptop", "--json"], { env: c.env });
+    r = await runInProcess(["auth", "devices", "revoke", "laptop", "--json"], { env: c.env });
     expect(r.code).toBe(2);
     const e = envelope(r.stderr) as { code: string; message: string; details?: { candidates: unknown[] } };
     expect(e.code).toBe("usage_invalid_flag");
@@ -229,21 +231,21 @@ describe("auth devices revoke", () => {
 
   test("revoking this device's own session behaves like logout", async () => {
     const c = await signedIn();
-    const r = await run(["auth", "devices", "revoke", c.tokenId], { env: c.env });
+    const r = await runInProcess(["auth", "devices", "revoke", c.tokenId], { env: c.env });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Revoked: difyctl on \S+ \(this device\); logged out of 127\.0\.0\.1:\d+\n$/);
     expect(deletes(c.s).map((q) => q.path.split("/").pop())).toEqual([c.tokenId]);
     expect(liveIds(c.s)).toEqual([]);
     expect(existsSync(join(c.dir, "tokens.yml"))).toBe(false);
     expect(readFileSync(join(c.dir, "hosts.yml"), "utf8")).not.toContain("token_id");
-    expect((await run(["auth", "status"], { env: c.env })).code).toBe(4);
+    expect((await runInProcess(["auth", "status"], { env: c.env })).code).toBe(4);
   });
 
   test("server 404 (revoked elsewhere meanwhile) → a clear 'not found', exit 1", async () => {
     const c = await signedIn();
     const a = c.s.mintToken(undefined, "difyctl on old-thinkpad");
     c.s.faults.add({ match: { method: "DELETE", path: "/account/sessions/" }, respond: { status: 404, body: { code: "not_found", message: "session not found", status: 404 } } });
-    const r = await run(["auth", "devices", "revoke", "old-thinkpad", "--json"], { env: c.env });
+    const r = await runInProcess(["auth", "devices", "revoke", "old-thinkpad", "--json"], { env: c.env });
     expect(r.code).toBe(1);
     const e = envelope(r.stderr);
     expect(e.message).toContain("not found");
@@ -254,10 +256,10 @@ describe("auth devices revoke", () => {
   test("neither a target nor --all → usage_missing_arg; both → usage error; no request", async () => {
     const c = await signedIn();
     const before = c.s.requests.length;
-    let r = await run(["auth", "devices", "revoke", "--json"], { env: c.env });
+    let r = await runInProcess(["auth", "devices", "revoke", "--json"], { env: c.env });
     expect(r.code).toBe(2);
     expect(envelope(r.stderr).code).toBe("usage_missing_arg");
-    r = await run(["auth", "devices", "revoke", "x", "--all", "--yes"], { env: c.env });
+    r = await runInProcess(["auth", "devices", "revoke", "x", "--all", "--yes"], { env: c.env });
     expect(r.code).toBe(2);
     expect(c.s.requests.length).toBe(before);
   });
@@ -266,7 +268,7 @@ describe("auth devices revoke", () => {
     const c = await signedIn();
     c.s.mintToken(undefined, "difyctl on other");
     const before = c.s.requests.length;
-    const r = await run(["auth", "devices", "revoke", "--all", "--json"], { env: c.env, stdin: "y\n" });
+    const r = await runInProcess(["auth", "devices", "revoke", "--all", "--json"], { env: c.env, stdin: "y\n" });
     expect(r.code).toBe(2);
     const e = envelope(r.stderr);
     expect(e.code).toBe("usage_missing_arg");
@@ -280,13 +282,13 @@ describe("auth devices revoke", () => {
     const c = await signedIn();
     c.s.mintToken(undefined, "difyctl on one");
     c.s.mintToken(undefined, "difyctl on two");
-    const r = await run(["auth", "devices", "revoke", "--all", "--yes"], { env: c.env });
+    const r = await runInProcess(["auth", "devices", "revoke", "--all", "--yes"], { env: c.env });
     expect(r.code).toBe(0);
     expect(r.stdout.trimEnd().split("\n").sort()).toEqual(["Revoked: difyctl on one", "Revoked: difyctl on two"]);
     expect(deletes(c.s)).toHaveLength(2);
     expect(deletes(c.s).some((q) => q.path.endsWith(c.tokenId) || q.path.endsWith("/self"))).toBe(false);
     expect(liveIds(c.s)).toEqual([c.tokenId]);
-    const again = await run(["auth", "devices", "revoke", "--all", "--yes"], { env: c.env });
+    const again = await runInProcess(["auth", "devices", "revoke", "--all", "--yes"], { env: c.env });
     expect(again.stdout).toBe("No other sessions to revoke.\n");
   });
 
@@ -295,7 +297,7 @@ describe("auth devices revoke", () => {
     c.s.mintToken(undefined, "difyctl on one");
     c.s.mintToken(undefined, "difyctl on two");
     c.s.faults.add({ match: { method: "DELETE" }, respond: { status: 503, body: { code: "unknown", message: "Internal Server Error", status: 503 } } });
-    const r = await run(["auth", "devices", "revoke", "--all", "--yes", "--json"], { env: c.env });
+    const r = await runInProcess(["auth", "devices", "revoke", "--all", "--yes", "--json"], { env: c.env });
     expect(r.code).toBe(1);
     const e = envelope(r.stderr);
     expect(e.code).toBe("server_5xx");
