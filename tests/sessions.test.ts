@@ -1,3 +1,6 @@
+// auth use, the session's 401/5xx handling: command logic runs in-process (runInProcess, the
+// binary's router, retry waits recorded rather than slept); sign-in and the read-only config dir
+// (a mount namespace around the process) use the compiled binary.
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -5,7 +8,7 @@ import { checkSurface, resolveWorkspace } from "../src/auth/api-session.ts";
 import { CliError } from "../src/cli/errors.ts";
 import type { Session } from "../src/auth/session.ts";
 import { type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
-import { BIN, baseEnv, envelope, FAST, login, run, tempDir } from "./helpers.ts";
+import { BIN, baseEnv, envelope, FAST, login, run, runInProcess, tempDir } from "./helpers.ts";
 
 const servers: FakeServer[] = [];
 async function server(opts: Parameters<typeof startFakeServer>[0] = {}): Promise<FakeServer> {
@@ -62,7 +65,7 @@ describe("auth use", () => {
   test("switches to another available workspace: hosts.yml keeps its shape and mode; status follows", async () => {
     const c = await signedIn();
     const before = c.s.requests.length;
-    const r = await run(["auth", "use", IDS.workspaces.side.toUpperCase()], { env: c.env });
+    const r = await runInProcess(["auth", "use", IDS.workspaces.side.toUpperCase()], { env: c.env });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`Switched to workspace Side Project (${IDS.workspaces.side})\n`);
     expect(c.s.requests.length).toBe(before); // offline
@@ -72,16 +75,16 @@ describe("auth use", () => {
     expect(h).toContain(`token_id: ${c.tokenId}`);
     expect(statSync(join(c.dir, "hosts.yml")).mode & 0o777).toBe(0o600);
     expect(readdirSync(c.dir).sort()).toEqual(["hosts.yml", "tokens.yml"]);
-    const st = await run(["auth", "status", "--json"], { env: c.env });
+    const st = await runInProcess(["auth", "status", "--json"], { env: c.env });
     expect(JSON.parse(st.stdout).workspace).toEqual({ id: IDS.workspaces.side, name: "Side Project", role: "normal" });
-    const j = await run(["auth", "use", IDS.workspaces.acme, "--json"], { env: c.env });
+    const j = await runInProcess(["auth", "use", IDS.workspaces.acme, "--json"], { env: c.env });
     expect(JSON.parse(j.stdout)).toEqual({ workspace: { id: IDS.workspaces.acme, name: "Acme Corp", role: "owner" } });
   });
 
   test("a workspace that is not available → exit 2 listing the available ones; file untouched", async () => {
     const c = await signedIn();
     const h0 = c.hosts();
-    const r = await run(["auth", "use", IDS.workspaces.alice, "--json"], { env: c.env });
+    const r = await runInProcess(["auth", "use", IDS.workspaces.alice, "--json"], { env: c.env });
     expect(r.code).toBe(2);
     const e = envelope(r.stderr);
     expect(e.message).toContain("is not one of your workspaces");
@@ -94,7 +97,7 @@ describe("auth use", () => {
     const c = await signedIn({ autoApprove: { afterPolls: 1, as: "sso" } });
     const h0 = c.hosts();
     const before = c.s.requests.length;
-    const r = await run(["auth", "use", IDS.workspaces.acme, "--json"], { env: c.env });
+    const r = await runInProcess(["auth", "use", IDS.workspaces.acme, "--json"], { env: c.env });
     expect(r.code).toBe(2);
     expect(envelope(r.stderr).code).toBe("wrong_surface");
     expect(c.hosts()).toBe(h0);
@@ -103,8 +106,8 @@ describe("auth use", () => {
 
   test("not logged in → exit 4; no argument → usage_missing_arg", async () => {
     const env = baseEnv(join(tempDir(), "none"));
-    expect((await run(["auth", "use", "x"], { env })).code).toBe(4);
-    const r = await run(["auth", "use", "--json"], { env });
+    expect((await runInProcess(["auth", "use", "x"], { env })).code).toBe(4);
+    const r = await runInProcess(["auth", "use", "--json"], { env });
     expect(r.code).toBe(2);
     expect(envelope(r.stderr).code).toBe("usage_missing_arg");
   });
@@ -115,7 +118,7 @@ describe("401 and 5xx against the stored session (file mode)", () => {
     const c = await signedIn();
     c.s.revoke(c.tokenId);
     const before = sessionGets(c.s).length;
-    const r = await run(["auth", "devices", "list", "--json"], { env: c.env });
+    const r = await runInProcess(["auth", "devices", "list", "--json"], { env: c.env });
     expect(r.code).toBe(4);
     const e = envelope(r.stderr);
     expect(e).toMatchObject({ code: "auth_expired", http_status: 401 });
@@ -123,7 +126,7 @@ describe("401 and 5xx against the stored session (file mode)", () => {
     expect(sessionGets(c.s).length - before).toBe(1);
     expect(existsSync(join(c.dir, "tokens.yml"))).toBe(false);
     expect(c.hosts()).not.toContain("token_id");
-    expect((await run(["auth", "status"], { env: c.env })).code).toBe(4);
+    expect((await runInProcess(["auth", "status"], { env: c.env })).code).toBe(4);
   });
 
   test("500 (even the June 'invalid bearer → 500' bug) never clears anything; GETs are retried", async () => {
@@ -132,13 +135,14 @@ describe("401 and 5xx against the stored session (file mode)", () => {
     const t0 = readFileSync(join(c.dir, "tokens.yml"), "utf8");
     c.s.faults.add({ match: { method: "GET", path: "/account/sessions" }, times: 4, respond: { status: 500, body: { code: "internal_server_error", message: "Internal Server Error", status: 500 } } });
     const before = sessionGets(c.s).length;
-    const r = await run(["auth", "devices", "list", "--json"], { env: c.env });
+    const r = await runInProcess(["auth", "devices", "list", "--json"], { env: c.env });
     expect(r.code).toBe(1);
     expect(envelope(r.stderr)).toMatchObject({ code: "server_5xx", http_status: 500 });
     expect(sessionGets(c.s).length - before).toBe(4); // first try + 3 retries
+    expect(r.sleeps).toEqual([500, 1000, 2000]); // the backoff between them
     c.s.revoke(c.tokenId);
     c.s.faults.invalidBearer500 = true;
-    const r2 = await run(["auth", "devices", "list", "--json"], { env: c.env });
+    const r2 = await runInProcess(["auth", "devices", "list", "--json"], { env: c.env });
     expect(r2.code).toBe(1);
     expect(c.hosts()).toBe(h0);
     expect(readFileSync(join(c.dir, "tokens.yml"), "utf8")).toBe(t0);
@@ -148,7 +152,7 @@ describe("401 and 5xx against the stored session (file mode)", () => {
     const c = await signedIn();
     c.s.faults.add({ match: { method: "GET", path: "/account/sessions" }, times: 2, respond: { status: 502, body: { code: "bad_gateway", message: "Internal Server Error", status: 502 } } });
     c.s.faults.add({ match: { method: "GET", path: "/account/sessions" }, respond: "drop" });
-    const r = await run(["auth", "devices", "list", "--json"], { env: c.env });
+    const r = await runInProcess(["auth", "devices", "list", "--json"], { env: c.env });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toHaveLength(1);
   }, 20_000);
