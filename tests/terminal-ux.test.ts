@@ -1,12 +1,13 @@
-// The terminal experience through the compiled binary: colour and symbols on a pseudo-terminal and
-// none with NO_COLOR or in a pipe; names instead of ids; tables that fit 70 columns; the human form
-// in a pipe or a file; the query from stdin; completion of app names from the cache; the spinner
-// only on a terminal; the workspace picker; a host that is not a Dify server.
+// The terminal experience: colour and symbols on a pseudo-terminal and none with NO_COLOR or in a
+// pipe; names instead of ids; tables that fit 70 columns; the human form in a pipe or a file; the
+// query from stdin; completion of app names from the cache; the spinner only on a terminal; the
+// workspace picker; a host that is not a Dify server. Everything on a pty, and the redirect to a
+// file, runs the compiled binary; the piped runs check command logic in-process (runInProcess).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { answerFor, type FakeServer, IDS, summarize } from "./fake/server.ts";
-import { baseEnv, BIN, capture, envelope, haveScript, login, run, runPty, serverPool, tempDir } from "./helpers.ts";
+import { baseEnv, BIN, capture, envelope, haveScript, login, runInProcess as run, runPty, serverPool, tempDir } from "./helpers.ts";
 
 const pool = serverPool();
 afterAll(() => pool.closeAll());
