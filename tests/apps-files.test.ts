@@ -1,11 +1,13 @@
-// File inputs, reasoning and workspaces through the compiled binary against the fake server:
-// uploads and the mappings /run receives, every client-side refusal (with no upload or run sent),
-// the server's own refusal of a too-large file, <think> hidden and shown, get workspaces.
+// File inputs, reasoning and workspaces against the fake server, the command logic in-process
+// (runInProcess: the binary's router, real HTTP to 127.0.0.1, real files): uploads and the
+// mappings /run receives, every client-side refusal (with no upload or run sent), the server's
+// own refusal of a too-large file, <think> hidden and shown, get workspaces. The compiled binary
+// runs these commands in tests/binary-smoke.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type FakeServer, IDS, startFakeServer, THINK } from "./fake/server.ts";
-import { baseEnv, envelope, FAST, run, tempDir } from "./helpers.ts";
+import { baseEnv, envelope, FAST, runInProcess as run, tempDir } from "./helpers.ts";
 
 const A = IDS.apps;
 let s: FakeServer;
