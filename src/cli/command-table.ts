@@ -33,7 +33,14 @@ export type OptionSpec = BooleanOption | StringOption | NumberOption | EnumOptio
 export type OptionMap = { readonly [key: string]: OptionSpec };
 
 /** A positional argument: `<name>` when required, `[name]` when not, `[name...]` for the rest. */
-export interface ArgSpec { name: string; required?: boolean; variadic?: boolean; kind?: ValueKind }
+export interface ArgSpec {
+  name: string; required?: boolean; variadic?: boolean; kind?: ValueKind;
+  /**
+   * A server-made random token that may begin with "-" (a form token): a dash-led word in this
+   * argument's place that is not one of the command's options is taken as the argument.
+   */
+  dashOk?: boolean;
+}
 
 type ValueOf<S> = S extends BooleanOption ? boolean : S extends NumberOption ? number : S extends EnumOption<infer V> ? V : S extends { repeatable: true } ? string[] : string;
 /** Booleans always have a value (their default); other options only when given or defaulted. */
@@ -281,7 +288,7 @@ export const COMMANDS: readonly Command[] = [
   }),
   defineCommand({
     path: ["resume", "app"], section: "apps", summary: "Answer a paused run's human-input form and follow the run",
-    args: [{ name: "id", required: true, kind: "app-id" }, { name: "form-token", required: true, kind: "text" }],
+    args: [{ name: "id", required: true, kind: "app-id" }, { name: "form-token", required: true, kind: "text", dashOk: true }],
     options: RESUME_OPTIONS,
     examples: [
       "difyctl resume app <app-id> <form_token> --action approve",

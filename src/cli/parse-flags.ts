@@ -41,6 +41,7 @@ export function parseFlags(cmd: Command, argv: readonly string[]): Parsed {
     if (a.length > MAX_ARG_LENGTH) throw new CliError("usage_invalid_flag", `an argument is longer than ${MAX_ARG_LENGTH} bytes`);
     if (a === "--") { args.push(...argv.slice(i + 1)); break; }
     if (a.charCodeAt(0) !== 45 /* - */ || a === "-") { args.push(a); continue; }
+    if (cmd.args?.[args.length]?.dashOk && !spellsOptions(a, flags)) { args.push(a); continue; }
 
     if (a.charCodeAt(1) === 45) {
       // --long, --long=value, --long value
@@ -94,6 +95,20 @@ export function parseFlags(cmd: Command, argv: readonly string[]): Parsed {
     throw new CliError("usage_invalid_flag", `unexpected argument '${echoInput(args[declared.length])}'`, { hint });
   }
   return { args, options, help };
+}
+
+/** Whether a dash-led word reads as this command's options: a known --long (=value), or known short flags. */
+function spellsOptions(a: string, flags: Flag[]): boolean {
+  if (a.charCodeAt(1) === 45) {
+    const eq = a.indexOf("=");
+    return flags.some((f) => f.long === (eq > 0 ? a.slice(0, eq) : a));
+  }
+  for (let j = 1; j < a.length; j++) {
+    const f = flags.find((x) => x.short === `-${a[j]}`);
+    if (!f) return false;
+    if (f.takesValue) return true;
+  }
+  return true;
 }
 
 function typed(f: Flag, value: string, hint: string): OptionValue {
