@@ -19,7 +19,7 @@ if (!process.env.DBUS_SESSION_BUS_ADDRESS && !process.env.DIFYCTL_STRESS_WRAPPED
   const runtime = mkdtempSync(join(tmpdir(), "difyctl-stress-run-"));
   chmodSync(runtime, 0o700);
   const r = spawnSync("dbus-run-session", ["--", "sh", "-c",
-    'printf "%s" difyctl-ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec node scripts/stress.mjs'], {
+    "sh scripts/keyring-session.sh difyctl-ci; exec node scripts/stress.mjs"], {
     stdio: "inherit", env: { ...process.env, HOME: home, XDG_RUNTIME_DIR: runtime, DIFYCTL_STRESS_WRAPPED: "1" },
   });
   process.exit(r.status ?? 1);

@@ -47,7 +47,7 @@ if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/d
   export BUN ROOT FINAL
   # shellcheck disable=SC2016 # expanded by the inner shell
   HOME=$KEYRING_HOME dbus-run-session -- bash -c '
-    printf "%s" "difyctl-ci" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+    sh "$ROOT/scripts/keyring-session.sh" difyctl-ci
     cd "$ROOT" || exit 1
     "$BUN" test "$@" 2>&1 | tee -a "$LOG"; rc=${PIPESTATUS[0]}
     if [ -n "$FINAL" ] && [ $# -eq 0 ]; then "$BUN" test "$FINAL" 2>&1 | tee -a "$LOG"; [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1; fi
