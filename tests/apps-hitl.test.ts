@@ -66,6 +66,15 @@ describe("a run that pauses for a person", () => {
     expect(done.outputs).toEqual({ decision: "booked", comment: "Claim of 75 USD", category: "travel", ledger_code: "GL-6000" });
   });
 
+  test("resume app takes the app's name as well as its id", async () => {
+    const p = await pause(30);
+    const r = await run(["resume", "app", "expense approval", p.forms[0]!.form_token!, "--action", "reject", "--inputs", '{"category":"meals"}', "--json"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const post = s.requests.filter((q) => q.method === "POST" && q.path.includes("/form/human_input/")).at(-1)!;
+    expect(post.path).toBe(`/openapi/v1/apps/${A.expenseApproval}/form/human_input/${p.forms[0]!.form_token}`);
+    expect(JSON.parse(post.body).action).toBe("reject");
+  });
+
   test("--stream passes the resumed run's events through, one JSON line each", async () => {
     const p = await pause();
     const r = await run(["resume", "app", A.expenseApproval, p.forms[0]!.form_token!, "--action", "reject", "--inputs", '{"category":"meals"}', "--run", p.workflow_run_id, "--stream"], { env });

@@ -288,7 +288,7 @@ export const COMMANDS: readonly Command[] = [
   }),
   defineCommand({
     path: ["resume", "app"], section: "apps", summary: "Answer a paused run's human-input form and follow the run",
-    args: [{ name: "id", required: true, kind: "app-id" }, { name: "form-token", required: true, kind: "text", dashOk: true }],
+    args: [{ name: "app", required: true, kind: "app-id" }, { name: "form-token", required: true, kind: "text", dashOk: true }],
     options: RESUME_OPTIONS,
     examples: [
       "difyctl resume app <app-id> <form_token> --action approve",

@@ -1,11 +1,12 @@
 // `resume app <app> <form_token> --action <id>`: answers the form a paused run waits on, then
 // follows the resumed run to its end or its next pause (exit 8 again, with the new form).
-import { openApi } from "../auth/api-session.ts";
-import { ACCOUNT_CMDS, checkAppId, describeApp, SSO_CMDS } from "../apps/app-api.ts";
+import { openApi, resolveWorkspace } from "../auth/api-session.ts";
+import { ACCOUNT_CMDS, describeApp, SSO_CMDS } from "../apps/app-api.ts";
 import { inputsIO, type OutputMode } from "../apps/app-run.ts";
 import { buildSubmission, getForm, openRunEvents, type PendingForm, submitForm } from "../apps/human-input.ts";
 import { readInputs } from "../apps/input-schema.ts";
 import { pausedRunFor } from "../apps/pause-cache.ts";
+import { checkAppRef, resolveApp } from "../apps/resolve-app.ts";
 import type { Ctx } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import type { ResumeAppOptions } from "../cli/command-table.ts";
@@ -37,7 +38,7 @@ function formAsParameters(form: PendingForm): unknown {
 }
 
 export async function run(ctx: Ctx, args: string[], o: ResumeAppOptions): Promise<number> {
-  const appId = checkAppId(args[0]);
+  const ref = checkAppRef(args[0]);
   const token = checkToken(args[1]);
   if (!o.action) throw new CliError("usage_missing_arg", "--action is required: the form's action (button) to take", { hint: "the paused run's JSON lists each form's actions (forms[].actions[].id)" });
   if (o.run !== undefined && !UUID.test(o.run.trim())) throw new CliError("usage_invalid_flag", "--run must be a workflow run id (a UUID)", { hint: "use the workflow_run_id printed when the run paused" });
@@ -49,6 +50,10 @@ export async function run(ctx: Ctx, args: string[], o: ResumeAppOptions): Promis
 
   const { session, http } = await openApi(ctx, "any", "resume app");
   const cmds = session.subjectType === "account" ? ACCOUNT_CMDS : SSO_CMDS;
+  // An app id is used as it is; a name is looked up where this session's apps are listed.
+  const { id: appId } = await resolveApp(http, ref, () => session.subjectType === "account"
+    ? { path: "/apps", query: { workspace_id: resolveWorkspace(session, undefined) }, cmds }
+    : { path: "/permitted-external-apps", query: {}, cmds });
   const form = await getForm(http, appId, token, cmds);
   // The action and inputs are checked before any upload: a wrong answer costs nothing.
   buildSubmission(form, o.action, { ...given, ...Object.fromEntries(flags.map((f) => [f.variable!, f.variable!.length ? placeholderFor(form, f.variable!) : ""])) });
