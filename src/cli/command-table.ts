@@ -291,7 +291,7 @@ export const COMMANDS: readonly Command[] = [
     args: [{ name: "app", required: true, kind: "app-id" }, { name: "form-token", required: true, kind: "text", dashOk: true }],
     options: RESUME_OPTIONS,
     examples: [
-      "difyctl resume app <app-id> <form_token> --action approve",
+      "difyctl resume app \"Expense Approval\" <form_token> --action approve",
       "difyctl resume app <app-id> <form_token> --action approve --inputs '{\"comment\":\"ok\"}' --run <workflow_run_id> --json",
     ],
     load: () => import("../commands/resume-app.ts"),
