@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type FakeServer, startFakeServer } from "./fake/server.ts";
-import { baseEnv, BIN, capture, envelope, FAST, login, run, tempDir } from "./helpers.ts";
+import { baseEnv, envelope, FAST, haveScript, login, run, runPty, tempDir } from "./helpers.ts";
 import { decodeHalfBlocks } from "./qr-decode.ts";
 
 const servers: FakeServer[] = [];
@@ -243,20 +243,6 @@ describe("blocking login: markers and the --json event stream", () => {
   });
 });
 
-/** Runs difyctl under a pseudo-terminal (util-linux `script`), optionally typing keys. */
-async function runPty(args: string[], env: Record<string, string>, keys: { afterMs: number; text: string }[] = []) {
-  const cmd = [BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-  const proc = Bun.spawn(["script", "-qfec", cmd, "/dev/null"], { env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  for (const k of keys) setTimeout(() => { try { proc.stdin.write(k.text); proc.stdin.flush(); } catch { /* exited */ } }, k.afterMs);
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
-  const out = await new Response(proc.stdout).text();
-  const code = await proc.exited;
-  clearTimeout(timer);
-  capture(args, { code, stdout: out, stderr: "" });
-  return { code, out };
-}
-
-const haveScript = Bun.spawnSync(["sh", "-c", "command -v script"]).exitCode === 0;
 
 describe.skipIf(!haveScript)("on a terminal: QR, OSC 8 hyperlink, OSC 52 copy", () => {
   test("QR under the code decodes to the URL with the code; the URL is an OSC 8 link; c copies via OSC 52", async () => {

@@ -4,7 +4,7 @@
 // Ctrl-C stops the server-side task with the task_id of the events.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FakeServer, IDS, startFakeServer } from "./fake/server.ts";
-import { baseEnv, BIN, capture, envelope, FAST, haveScript, run, runPty, tempDir } from "./helpers.ts";
+import { baseEnv, BIN, capture, envelope, FAST, haveScript, readUntil, run, runPty, tempDir } from "./helpers.ts";
 
 const A = IDS.apps;
 let s: FakeServer;
@@ -137,13 +137,7 @@ describe("a run that pauses for a person", () => {
 describe("Ctrl-C", () => {
   test("stops the server-side task with the events' task_id, then exits 130", async () => {
     const proc = Bun.spawn([BIN, "run", "app", A.slowWriter, "--stream"], { env, stdout: "pipe", stderr: "pipe" });
-    const reader = proc.stdout.getReader();
-    let out = "";
-    while (!out.includes("text_chunk")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += new TextDecoder().decode(value);
-    }
+    const { text: out, reader } = await readUntil(proc.stdout, "text_chunk");
     proc.kill("SIGINT");
     const rest = await new Response(new ReadableStream({ async pull(c) { const r = await reader.read(); if (r.done) c.close(); else c.enqueue(r.value); } })).text();
     const stderr = await new Response(proc.stderr).text();

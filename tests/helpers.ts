@@ -180,3 +180,16 @@ export async function runPty(args: string[], env: Record<string, string>, keys: 
   capture(args, { code, stdout: out, stderr: "" });
   return { code, out, raw };
 }
+
+/** Reads a child's output stream until `marker` has appeared (or the stream ends); returns the text and the reader. */
+export async function readUntil(stream: ReadableStream<Uint8Array>, marker: string): Promise<{ text: string; reader: ReadableStreamDefaultReader<Uint8Array> }> {
+  const reader = stream.getReader();
+  const dec = new TextDecoder();
+  let text = "";
+  while (!text.includes(marker)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += dec.decode(value, { stream: true });
+  }
+  return { text, reader };
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EMAILS, type FakeServer, startFakeServer } from "./fake/server.ts";
-import { baseEnv, envelope, FAST, login, run, tempDir, serverPool } from "./helpers.ts";
+import { baseEnv, envelope, FAST, login, readUntil, run, tempDir, serverPool } from "./helpers.ts";
 
 const pool = serverPool();
 const server = pool.start;
@@ -195,13 +195,7 @@ describe("auth login failure modes", () => {
     const s = await server({ autoApprove: null });
     const dir = join(tempDir(), "cfg");
     const proc = Bun.spawn([join(import.meta.dir, "..", "dist", "difyctl"), "auth", "login", "--host", s.url, "--insecure", "--no-browser"], { env: baseEnv(dir), stdout: "pipe", stderr: "pipe" });
-    const reader = proc.stderr.getReader();
-    let seen = "";
-    while (!seen.includes("Waiting for authorization")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += new TextDecoder().decode(value);
-    }
+    await readUntil(proc.stderr, "Waiting for authorization");
     proc.kill("SIGINT");
     expect(await proc.exited).toBe(130);
     expect(existsSync(join(dir, "hosts.yml"))).toBe(false);
