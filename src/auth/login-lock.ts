@@ -9,7 +9,7 @@
 // running, or a claim older than any device code lives, is taken over.
 import type { Ctx } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
-import { readFileIfExists, removeFile, writeFileAtomic } from "../storage/atomic-file.ts";
+import { pidAlive, readFileIfExists, removeFile, writeFileAtomic } from "../storage/atomic-file.ts";
 import type { Clock } from "./device-poller.ts";
 
 export const LOGIN_LOCK_FILE = "login.lock";
@@ -28,16 +28,11 @@ function parseClaim(text: string): SignInClaim | null {
   return null;
 }
 
-function running(pid: number): boolean {
-  if (pid <= 0) return false;
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as { code?: string }).code === "EPERM"; }
-}
-
 /** The live claim on this config dir, if another process holds one. */
 export function currentClaim(path: string, now: number): SignInClaim | null {
   const f = readFileIfExists(path, 4096);
   const c = f ? parseClaim(f.text) : null;
-  if (!c || c.pid === process.pid || !running(c.pid) || now - Date.parse(c.started_at) >= MAX_CLAIM_MS) return null;
+  if (!c || c.pid === process.pid || !pidAlive(c.pid) || now - Date.parse(c.started_at) >= MAX_CLAIM_MS) return null;
   return c;
 }
 
